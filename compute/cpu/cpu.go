@@ -1,0 +1,100 @@
+// Package cpu implements compute.Backend on the CPU in float32.
+//
+// Kernels are plain Go loops parallelised over goroutines (one per core); GEMM
+// goes through OpenBLAS when libopenblas.so.0 can be loaded at run time and
+// through a pure-Go path otherwise. Every fast path has a plain reference loop
+// it is tested against.
+package cpu
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/posttrain/posttrain/compute"
+)
+
+// Buf is the CPU backend's buffer: a float32 slice.
+type Buf struct {
+	Data []float32
+}
+
+// Len implements compute.Buffer.
+func (b *Buf) Len() int { return len(b.Data) }
+
+// F returns the float32 storage of a buffer created by this backend.
+func F(b compute.Buffer) []float32 {
+	if b == nil {
+		return nil
+	}
+	cb, ok := b.(*Buf)
+	if !ok {
+		panic(fmt.Sprintf("cpu: buffer of type %T does not belong to the CPU backend", b))
+	}
+	return cb.Data
+}
+
+// Wrap makes a compute.Buffer that shares the given slice.
+func Wrap(data []float32) *Buf { return &Buf{Data: data} }
+
+// Backend is the CPU implementation of compute.Backend.
+type Backend struct {
+	workers int
+	blas    *openBLAS // nil when OpenBLAS is not available
+}
+
+// Alloc implements compute.Backend.
+func (be *Backend) Alloc(n int) compute.Buffer { return &Buf{Data: make([]float32, n)} }
+
+// View implements compute.Backend.
+func (be *Backend) View(b compute.Buffer, off, n int) compute.Buffer {
+	return &Buf{Data: F(b)[off : off+n : off+n]}
+}
+
+// Upload implements compute.Backend.
+func (be *Backend) Upload(dst compute.Buffer, src []float32) { copy(F(dst), src) }
+
+// Download implements compute.Backend.
+func (be *Backend) Download(dst []float32, src compute.Buffer) { copy(dst, F(src)) }
+
+// Zero implements compute.Backend.
+func (be *Backend) Zero(b compute.Buffer) { clear(F(b)) }
+
+// Copy implements compute.Backend.
+func (be *Backend) Copy(dst, src compute.Buffer) { copy(F(dst), F(src)) }
+
+// Workers reports how many goroutines the kernels split work across.
+func (be *Backend) Workers() int { return be.workers }
+
+// parallelFor runs body over [0, n) split into contiguous chunks, one per
+// worker. Small n runs inline to avoid goroutine overhead.
+func (be *Backend) parallelFor(n int, body func(lo, hi int)) {
+	w := be.workers
+	if w <= 1 || n < 2 {
+		body(0, n)
+		return
+	}
+	if w > n {
+		w = n
+	}
+	var wg sync.WaitGroup
+	chunk := (n + w - 1) / w
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+func defaultWorkers() int { return runtime.GOMAXPROCS(0) }
+
+// New returns a CPU backend using every core GOMAXPROCS allows and OpenBLAS when
+// libopenblas.so.0 loads.
+func New() *Backend { return &Backend{workers: defaultWorkers(), blas: loadOpenBLAS()} }
+
+// NewPureGo returns a CPU backend that never uses OpenBLAS.
+func NewPureGo() *Backend { return &Backend{workers: defaultWorkers()} }
