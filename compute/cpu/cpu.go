@@ -40,7 +40,8 @@ func Wrap(data []float32) *Buf { return &Buf{Data: data} }
 // Backend is the CPU implementation of compute.Backend.
 type Backend struct {
 	workers int
-	blas    *openBLAS // nil when OpenBLAS is not available
+	blas    *openBLAS     // nil when OpenBLAS is not available
+	lmHead  lmHeadScratch // TokenLogProbs' reusable chunk buffers
 }
 
 // Alloc implements compute.Backend.
@@ -98,3 +99,6 @@ func New() *Backend { return &Backend{workers: defaultWorkers(), blas: loadOpenB
 
 // NewPureGo returns a CPU backend that never uses OpenBLAS.
 func NewPureGo() *Backend { return &Backend{workers: defaultWorkers()} }
+
+// Name implements compute.Backend.
+func (be *Backend) Name() string { return "cpu (" + be.BLAS() + ")" }

@@ -1,0 +1,35 @@
+package cpu
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestBLASDescribesPath(t *testing.T) {
+	be := New()
+	if be.blas != nil {
+		require.Regexp(t, `^OpenBLAS( [0-9.]+)? \(libopenblas\.so(\.0)?(, \d+ threads)?\)$`, be.BLAS())
+		require.Equal(t, "pure Go (OpenBLAS available but not used by this backend)", NewPureGo().BLAS())
+	} else {
+		require.Regexp(t, `^pure Go \(.+\)$`, be.BLAS())
+	}
+	t.Log(be.BLAS())
+}
+
+func TestBLASEnvForcesPureGo(t *testing.T) {
+	t.Setenv(blasEnv, "go")
+	be := New()
+	require.Nil(t, be.blas)
+	require.Equal(t, "pure Go (POSTTRAIN_BLAS=go)", be.BLAS())
+}
+
+func TestOpenBLASMissingLibraryIsAnError(t *testing.T) {
+	saved := openBLASNames
+	t.Cleanup(func() { openBLASNames = saved })
+	openBLASNames = []string{"libposttrain-no-such-blas.so.0"}
+
+	lib, err := dlopenOpenBLAS()
+	require.Nil(t, lib)
+	require.ErrorContains(t, err, "libposttrain-no-such-blas.so.0 not found")
+}
