@@ -75,8 +75,8 @@ func TestMatMulMatchesReference(t *testing.T) {
 func TestMatMulBetaZeroOverwritesNaN(t *testing.T) {
 	for name, be := range testBackends() {
 		t.Run(name, func(t *testing.T) {
-			a := []float32{1, 2, 3, 4}     // [2,2]
-			b := []float32{1, 0, 0, 1}     // identity
+			a := []float32{1, 2, 3, 4} // [2,2]
+			b := []float32{1, 0, 0, 1} // identity
 			c := []float32{float32(math.NaN()), 7, 7, 7}
 			be.MatMul(Wrap(c), Wrap(a), Wrap(b), 2, 2, 2, false, false, 1, 0)
 			require.Equal(t, []float32{1, 2, 3, 4}, c)
