@@ -37,7 +37,7 @@ func (be *Backend) Scale(b compute.Buffer, s float32) {
 // SumSquares implements compute.Backend: Σ b[i]² accumulated in float64.
 func (be *Backend) SumSquares(b compute.Buffer) float64 {
 	x := F(b)
-	if len(x) < parallelMin || be.workers <= 1 {
+	if len(x) < parallelMin {
 		return sumSquares(x)
 	}
 	var partial [sumBlocks]float64
