@@ -1,0 +1,87 @@
+package datasets
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// readParquet calls visit for every row of a Parquet file (as written by Hugging Face datasets,
+// i.e. Arrow: LIST columns of structs for conversations), with "file:row N" (1-based).
+func readParquet(path string, visit func(f fields, where string, rowErr error) error) (err error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("datasets: %w", err)
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return fmt.Errorf("datasets: %w", err)
+	}
+	// parquet-go panics on some schemas it cannot map to Go values; that is bad input, not a bug here.
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("datasets: reading %s: parquet decoder failed: %v", path, p)
+		}
+	}()
+	pf, err := parquet.OpenFile(file, info.Size())
+	if err != nil {
+		return fmt.Errorf("datasets: opening %s as Parquet: %w", path, err)
+	}
+	reader := parquet.NewReader(pf)
+	defer reader.Close()
+	for rowNo := 1; ; rowNo++ {
+		values := map[string]any{}
+		if err := reader.Read(&values); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("datasets: reading %s:row %d: %w", path, rowNo, err)
+		}
+		where := fmt.Sprintf("%s:row %d", path, rowNo)
+		f, rowErr := parquetFields(values, where)
+		if err := visit(f, where, rowErr); err != nil {
+			return err
+		}
+	}
+}
+
+// parquetFields re-encodes a decoded Parquet row as raw JSON per column, so both file types
+// share one validator and one set of error messages.
+func parquetFields(values map[string]any, where string) (fields, error) {
+	f := make(fields, len(values))
+	for key, v := range values {
+		raw, err := json.Marshal(jsonValue(v))
+		if err != nil {
+			return nil, rowErrorf(where, key, "cannot be represented: %v", err)
+		}
+		f[key] = raw
+	}
+	return f, nil
+}
+
+// jsonValue turns Parquet BYTE_ARRAY values ([]byte) into strings, recursively; json.Marshal
+// would otherwise base64-encode them.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case []byte:
+		return string(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonValue(e)
+		}
+		return out
+	}
+	return v
+}
