@@ -1,0 +1,133 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/posttrain/posttrain/model"
+	"github.com/posttrain/posttrain/model/safetensors"
+)
+
+func init() {
+	modelCmd.AddCommand(modelInitCmd(), modelInspectCmd())
+}
+
+func modelInitCmd() *cobra.Command {
+	var configPath, out string
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "init --config FILE.json --out DIR [--seed N]",
+		Short: "Create a randomly initialised model in Hugging Face layout",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := model.LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
+			be, err := newBackend("cpu")
+			if err != nil {
+				return err
+			}
+			m, err := model.New(be, cfg)
+			if err != nil {
+				return err
+			}
+			m.Params.InitRandom(be, cfg, seed)
+			if err := m.Save(out, model.SaveOptions{}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s (%d parameters)\n", out, m.Params.Count())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "Hugging Face config.json describing the model")
+	cmd.Flags().StringVar(&out, "out", "", "output directory")
+	cmd.Flags().Uint64Var(&seed, "seed", 0, "random seed")
+	_ = cmd.MarkFlagRequired("config")
+	_ = cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func modelInspectCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect DIR",
+		Short: "Show architecture, parameter count, dtypes and memory estimates",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			info, err := inspectModel(args[0])
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", "  ")
+				return enc.Encode(info)
+			}
+			tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+			c := info.Config
+			fmt.Fprintf(tw, "model\t%s\n", args[0])
+			fmt.Fprintf(tw, "architecture\t%v, %d layers, hidden %d, ffn %d, %d heads (%d KV, head_dim %d), vocab %d\n",
+				c.Architectures, c.NumHiddenLayers, c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads,
+				c.NumKeyValueHeads, c.HeadDimension(), c.VocabSize)
+			rope := "default"
+			if c.RopeScaling != nil && c.RopeScaling.RopeType != "" {
+				rope = fmt.Sprintf("%s (factor %g, original context %d)", c.RopeScaling.RopeType, c.RopeScaling.Factor, c.RopeScaling.OriginalMaxPositionEmbeddings)
+			}
+			fmt.Fprintf(tw, "rope\ttheta %g, scaling %s, max positions %d\n", c.RopeTheta, rope, c.MaxPositionEmbeddings)
+			fmt.Fprintf(tw, "tied embeddings\t%v\n", c.TieWordEmbeddings)
+			fmt.Fprintf(tw, "parameters\t%d (%.2f M)\n", info.Parameters, float64(info.Parameters)/1e6)
+			fmt.Fprintf(tw, "dtypes\t%v\n", info.DTypes)
+			fmt.Fprintf(tw, "inference memory\t%.2f GiB weights (float32 here; %.2f GiB in bf16) + %.1f MiB KV cache per 1,000 tokens\n",
+				info.Memory.WeightsF32GiB, info.Memory.WeightsBF16GiB, info.Memory.KVCacheMiBPer1KTokens)
+			fmt.Fprintf(tw, "training memory\t%.2f GiB for weights, gradients and AdamW moments (float32) + %.2f GiB activations per 1,000 tokens\n",
+				info.Memory.TrainStateGiB, info.Memory.ActivationsGiBPer1KTokens)
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+// modelInfo is what `model inspect` reports.
+type modelInfo struct {
+	Config     *model.Config      `json:"config"`
+	Parameters int                `json:"parameters"`
+	DTypes     map[string]int     `json:"dtypes"`
+	Memory     model.MemoryReport `json:"memory"`
+}
+
+func inspectModel(dir string) (*modelInfo, error) {
+	cfg, err := model.LoadConfig(filepath.Join(dir, "config.json"))
+	if err != nil {
+		return nil, err
+	}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer set.Close()
+	info := &modelInfo{Config: cfg, DTypes: map[string]int{}, Memory: model.EstimateMemory(cfg)}
+	names := set.Names()
+	sort.Strings(names)
+	for _, n := range names {
+		ti, _, _ := set.Info(n)
+		count := 1
+		for _, d := range ti.Shape {
+			count *= d
+		}
+		info.Parameters += count
+		info.DTypes[string(ti.DType)]++
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, err
+	}
+	return info, nil
+}
