@@ -1,0 +1,286 @@
+package tokenizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Files Load reads from the tokenizer directory; the first two are required.
+const (
+	tokenizerFile        = "tokenizer.json"
+	tokenizerConfigFile  = "tokenizer_config.json"
+	specialTokensMapFile = "special_tokens_map.json"
+	generationConfigFile = "generation_config.json"
+	chatTemplateFile     = "chat_template.jinja"
+)
+
+// Load reads tokenizer.json and tokenizer_config.json (and, where present,
+// special_tokens_map.json, generation_config.json and chat_template.jinja) from
+// dir. A tokenizer.json other than a Llama 3 style byte-level BPE gives an error
+// wrapping ErrUnsupported.
+func Load(dir string) (*Tokenizer, error) {
+	files := make(map[string][]byte)
+	for _, name := range []string{tokenizerFile, tokenizerConfigFile, specialTokensMapFile, generationConfigFile, chatTemplateFile} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			required := name == tokenizerFile || name == tokenizerConfigFile
+			if errors.Is(err, fs.ErrNotExist) && !required {
+				continue
+			}
+			return nil, fmt.Errorf("tokenizer: %w", err)
+		}
+		files[name] = data
+	}
+	t, err := parseTokenizerJSON(files[tokenizerFile])
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, tokenizerFile), err)
+	}
+	t.files = files
+	if err := t.applyConfig(dir, files); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// tokenizerJSON is the part of tokenizer.json this package reads.
+type tokenizerJSON struct {
+	AddedTokens  []addedToken    `json:"added_tokens"`
+	Normalizer   json.RawMessage `json:"normalizer"`
+	PreTokenizer json.RawMessage `json:"pre_tokenizer"`
+	Decoder      json.RawMessage `json:"decoder"`
+	Model        bpeModelJSON    `json:"model"`
+}
+
+type addedToken struct {
+	ID         int32  `json:"id"`
+	Content    string `json:"content"`
+	SingleWord bool   `json:"single_word"`
+	LStrip     bool   `json:"lstrip"`
+	RStrip     bool   `json:"rstrip"`
+	Special    bool   `json:"special"`
+}
+
+type bpeModelJSON struct {
+	Type                    string           `json:"type"`
+	Dropout                 *float64         `json:"dropout"`
+	ContinuingSubwordPrefix string           `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         string           `json:"end_of_word_suffix"`
+	ByteFallback            bool             `json:"byte_fallback"`
+	IgnoreMerges            bool             `json:"ignore_merges"`
+	Vocab                   map[string]int32 `json:"vocab"`
+	Merges                  json.RawMessage  `json:"merges"` // ["a b", ...] or [["a", "b"], ...]
+}
+
+func parseTokenizerJSON(data []byte) (*Tokenizer, error) {
+	var tj tokenizerJSON
+	if err := json.Unmarshal(data, &tj); err != nil {
+		return nil, fmt.Errorf("tokenizer: parse: %w", err)
+	}
+	if err := checkSupported(&tj); err != nil {
+		return nil, err
+	}
+	t := &Tokenizer{
+		ignoreMerges: tj.Model.IgnoreMerges,
+		added:        make(map[string]int32, len(tj.AddedTokens)),
+		specialTrie:  newLiteralTrie(),
+		cache:        newPieceCache(),
+		bos:          -1,
+	}
+	if err := t.buildVocab(tj.Model.Vocab, tj.AddedTokens); err != nil {
+		return nil, err
+	}
+	if err := t.buildMerges(tj.Model.Merges, tj.Model.Vocab); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// checkSupported rejects every tokenizer.json feature this package does not implement.
+func checkSupported(tj *tokenizerJSON) error {
+	m := &tj.Model
+	switch {
+	case m.Type != "BPE":
+		return fmt.Errorf("%w: model.type is %q, want \"BPE\"", ErrUnsupported, m.Type)
+	case m.Dropout != nil && *m.Dropout != 0:
+		return fmt.Errorf("%w: model.dropout is %v, want null", ErrUnsupported, *m.Dropout)
+	case m.ContinuingSubwordPrefix != "" || m.EndOfWordSuffix != "":
+		return fmt.Errorf("%w: model.continuing_subword_prefix/end_of_word_suffix are set; byte-level BPE uses neither", ErrUnsupported)
+	case m.ByteFallback:
+		return fmt.Errorf("%w: model.byte_fallback is true (a SentencePiece-style BPE, not byte-level)", ErrUnsupported)
+	case !isJSONNull(tj.Normalizer):
+		return fmt.Errorf("%w: normalizer is %s, want null", ErrUnsupported, abbreviate(tj.Normalizer))
+	}
+	if err := checkPreTokenizer(tj.PreTokenizer); err != nil {
+		return err
+	}
+	if !isJSONNull(tj.Decoder) {
+		var d struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal(tj.Decoder, &d); err != nil || d.Type != "ByteLevel" {
+			return fmt.Errorf("%w: decoder is %s, want ByteLevel", ErrUnsupported, abbreviate(tj.Decoder))
+		}
+	}
+	for _, a := range tj.AddedTokens {
+		if a.SingleWord || a.LStrip || a.RStrip {
+			return fmt.Errorf("%w: added token %q (id %d) uses single_word/lstrip/rstrip", ErrUnsupported, a.Content, a.ID)
+		}
+	}
+	return nil
+}
+
+// checkPreTokenizer accepts exactly Llama 3's pre-tokenizer: a Split on the
+// Llama 3 pattern (Isolated, not inverted) followed by ByteLevel without its
+// own regex and without a prefix space.
+func checkPreTokenizer(raw json.RawMessage) error {
+	var seq struct {
+		Type          string `json:"type"`
+		PreTokenizers []struct {
+			Type    string `json:"type"`
+			Pattern struct {
+				Regex  *string `json:"Regex"`
+				String *string `json:"String"`
+			} `json:"pattern"`
+			Behavior       string `json:"behavior"`
+			Invert         bool   `json:"invert"`
+			AddPrefixSpace bool   `json:"add_prefix_space"`
+			UseRegex       bool   `json:"use_regex"`
+		} `json:"pretokenizers"`
+	}
+	unsupported := fmt.Errorf("%w: pre_tokenizer is %s; want Llama 3's Sequence of Split (pattern %q, Isolated) and ByteLevel (use_regex false, add_prefix_space false)",
+		ErrUnsupported, abbreviate(raw), llama3SplitPattern)
+	if err := json.Unmarshal(raw, &seq); err != nil || seq.Type != "Sequence" || len(seq.PreTokenizers) != 2 {
+		return unsupported
+	}
+	split, byteLevel := seq.PreTokenizers[0], seq.PreTokenizers[1]
+	if split.Type != "Split" || split.Pattern.Regex == nil || *split.Pattern.Regex != llama3SplitPattern ||
+		split.Behavior != "Isolated" || split.Invert {
+		return unsupported
+	}
+	if byteLevel.Type != "ByteLevel" || byteLevel.UseRegex || byteLevel.AddPrefixSpace {
+		return unsupported
+	}
+	return nil
+}
+
+// buildVocab fills the id <-> bytes tables from the BPE vocabulary (byte-level
+// strings) and the added tokens (literal text).
+func (t *Tokenizer) buildVocab(vocab map[string]int32, added []addedToken) error {
+	size := int32(0)
+	for _, id := range vocab {
+		size = max(size, id+1)
+	}
+	for _, a := range added {
+		size = max(size, a.ID+1)
+	}
+	t.tokenBytes = make([][]byte, size)
+	t.vocab = make(map[string]int32, len(vocab))
+	// One backing array for all tokens: 128k small allocations would dominate Load.
+	var arena []byte
+	var buf []byte
+	for token, id := range vocab {
+		if id < 0 {
+			return fmt.Errorf("tokenizer: model.vocab[%q] = %d, want a non-negative id", token, id)
+		}
+		raw, ok := byteLevelDecode(token, buf)
+		if !ok {
+			return fmt.Errorf("%w: model.vocab token %q (id %d) is not byte-level encoded", ErrUnsupported, token, id)
+		}
+		buf = raw
+		if len(arena)+len(raw) > cap(arena) {
+			arena = make([]byte, 0, max(1<<16, len(raw)))
+		}
+		start := len(arena)
+		arena = append(arena, raw...)
+		t.tokenBytes[id] = arena[start:len(arena):len(arena)]
+		t.vocab[string(raw)] = id
+	}
+	for b := range 256 {
+		id, ok := t.vocab[string([]byte{byte(b)})]
+		if !ok {
+			return fmt.Errorf("%w: model.vocab has no token for byte 0x%02x (%q); byte-level BPE needs all 256", ErrUnsupported, b, string(byteToRune[b]))
+		}
+		t.byteID[b] = id
+	}
+	for _, a := range added {
+		if a.ID < 0 || a.Content == "" {
+			return fmt.Errorf("tokenizer: added_tokens entry %q with id %d: want non-empty content and a non-negative id", a.Content, a.ID)
+		}
+		t.tokenBytes[a.ID] = []byte(a.Content)
+		t.added[a.Content] = a.ID
+		t.specialTrie.add(a.Content, a.ID)
+		if !a.Special {
+			if t.textTrie == nil {
+				t.textTrie = newLiteralTrie()
+			}
+			t.textTrie.add(a.Content, a.ID)
+		}
+	}
+	return nil
+}
+
+// buildMerges turns the merge list into the rank map. The vocabulary is the
+// byte-level one from tokenizer.json, since merges are written in that alphabet.
+func (t *Tokenizer) buildMerges(raw json.RawMessage, vocab map[string]int32) error {
+	pairs, err := parseMerges(raw)
+	if err != nil {
+		return err
+	}
+	t.merges = make(map[uint64]merge, len(pairs))
+	for rank, p := range pairs {
+		left, okL := vocab[p[0]]
+		right, okR := vocab[p[1]]
+		merged, okM := vocab[p[0]+p[1]]
+		if !okL || !okR || !okM {
+			return fmt.Errorf("tokenizer: model.merges[%d] %q %q: token not in model.vocab", rank, p[0], p[1])
+		}
+		key := pairKey(left, right)
+		if _, dup := t.merges[key]; !dup { // the first (lowest-rank) rule wins
+			t.merges[key] = merge{rank: int32(rank), id: merged}
+		}
+	}
+	return nil
+}
+
+// parseMerges reads both merge formats: "left right" strings (tokenizers < 0.20)
+// and ["left", "right"] pairs.
+func parseMerges(raw json.RawMessage) ([][2]string, error) {
+	var asStrings []string
+	if err := json.Unmarshal(raw, &asStrings); err == nil {
+		pairs := make([][2]string, len(asStrings))
+		for i, s := range asStrings {
+			left, right, ok := strings.Cut(s, " ")
+			if !ok || left == "" || right == "" {
+				return nil, fmt.Errorf("tokenizer: model.merges[%d] = %q, want \"left right\"", i, s)
+			}
+			pairs[i] = [2]string{left, right}
+		}
+		return pairs, nil
+	}
+	var pairs [][2]string
+	if err := json.Unmarshal(raw, &pairs); err != nil {
+		return nil, fmt.Errorf("tokenizer: model.merges: want a list of \"left right\" strings or [left, right] pairs: %w", err)
+	}
+	return pairs, nil
+}
+
+func isJSONNull(raw json.RawMessage) bool {
+	raw = bytes.TrimSpace(raw)
+	return len(raw) == 0 || bytes.Equal(raw, []byte("null"))
+}
+
+// abbreviate shortens a JSON value for an error message.
+func abbreviate(raw json.RawMessage) string {
+	const limit = 200
+	s := string(bytes.TrimSpace(raw))
+	if len(s) > limit {
+		return s[:limit] + "..."
+	}
+	return s
+}
