@@ -159,3 +159,12 @@ func (m *Model) prepare(b *Batch) (*preparedBatch, error) {
 	}
 	return p, nil
 }
+
+// Fork returns a model that shares m's parameters (no copy of the weights) but
+// runs on be with its own activations and gradients, so several goroutines
+// (rollout workers) can run forward passes and generation at once. be must be
+// able to read m's buffers (another instance of the same backend kind).
+// Updates to m's parameters are visible to every fork.
+func (m *Model) Fork(be compute.Backend) *Model {
+	return &Model{Config: m.Config, Params: m.Params, be: be, invFreq: m.invFreq}
+}
