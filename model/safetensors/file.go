@@ -13,7 +13,8 @@ import (
 // File is one opened .safetensors file. Open reads and validates only the
 // header; tensor bytes are read on demand with ReadAt, so memory use is the
 // converted tensors, not the whole file, and a file truncated after Open gives
-// an error instead of an out-of-bounds read.
+// an error instead of an out-of-bounds read. A File is safe for concurrent
+// reads.
 type File struct {
 	Path     string
 	Metadata map[string]string // header "__metadata__"; nil when absent
