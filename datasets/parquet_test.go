@@ -32,7 +32,9 @@ func writeParquet(t *testing.T, path string, schema parquet.Group, rows []map[st
 	return path
 }
 
-func turn(role, content string) map[string]any { return map[string]any{"role": role, "content": content} }
+func turn(role, content string) map[string]any {
+	return map[string]any{"role": role, "content": content}
+}
 
 func TestLoadParquetConversations(t *testing.T) {
 	path := writeParquet(t, filepath.Join(t.TempDir(), "train.parquet"),

@@ -1,6 +1,10 @@
 package datasets
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/posttrain/posttrain/tokenizer"
+)
 
 // Format names a dataset layout, with TRL's field names.
 type Format string
@@ -25,11 +29,9 @@ func ParseFormat(s string) (Format, error) {
 	return "", fmt.Errorf("datasets: unknown format %q (want auto, messages, prompt_completion, text, preference or prompt)", s)
 }
 
-// Message is one conversation turn, as in the "messages" field of a chat dataset.
-type Message struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
-}
+// Message is one conversation turn, as in the "messages" field of a chat dataset; it is the
+// tokenizer's type so conversations go to the chat template without copying.
+type Message = tokenizer.Message
 
 // Content is a prompt, completion, chosen or rejected field: plain text, or a conversation
 // (TRL's "conversational" form) when Messages is non-nil.
