@@ -203,7 +203,9 @@ func TestTokenLogProbsReusesScratch(t *testing.T) {
 	runtime.ReadMemStats(&before)
 	call()
 	runtime.ReadMemStats(&after)
-	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(64<<10), "bytes allocated by a warm call (one [N,V] buffer is %d)", N*V*4)
+	// gonum's parallel GEMM (the pure-Go path) allocates some bookkeeping per
+	// call; an [N,V] logits buffer would be 8 MiB.
+	require.Less(t, after.TotalAlloc-before.TotalAlloc, uint64(N*V*4/16), "bytes allocated by a warm call (one [N,V] buffer is %d)", N*V*4)
 }
 
 func TestTokenLogProbsBadTargetPanics(t *testing.T) {
