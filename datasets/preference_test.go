@@ -55,10 +55,10 @@ func TestPreferenceSequences(t *testing.T) {
 
 func TestEncodePreferenceDropsOverLongPairs(t *testing.T) {
 	rows := []Row{
-		{Where: "p.jsonl:1", Format: FormatPreference, Prompt: Content{Text: "p"}, Chosen: Content{Text: "a"}, Rejected: Content{Text: "bb"}},        // 2 + 3 = 5
-		{Where: "p.jsonl:2", Format: FormatPreference, Prompt: Content{Text: "p"}, Chosen: Content{Text: "aaaa"}, Rejected: Content{Text: "b"}},      // 2 + 5 = 7
-		{Where: "p.jsonl:3", Format: FormatPreference, Prompt: Content{Text: "pppp"}, Chosen: Content{Text: "a"}, Rejected: Content{Text: "b"}},      // 5 + 2 = 7
-		{Where: "p.jsonl:4", Format: FormatPreference, Prompt: Content{Text: "pp"}, Chosen: Content{Text: "a"}, Rejected: Content{Text: "b"}},        // 3 + 2 = 5
+		{Where: "p.jsonl:1", Format: FormatPreference, Prompt: Content{Text: "p"}, Chosen: Content{Text: "a"}, Rejected: Content{Text: "bb"}},   // 2 + 3 = 5
+		{Where: "p.jsonl:2", Format: FormatPreference, Prompt: Content{Text: "p"}, Chosen: Content{Text: "aaaa"}, Rejected: Content{Text: "b"}}, // 2 + 5 = 7
+		{Where: "p.jsonl:3", Format: FormatPreference, Prompt: Content{Text: "pppp"}, Chosen: Content{Text: "a"}, Rejected: Content{Text: "b"}}, // 5 + 2 = 7
+		{Where: "p.jsonl:4", Format: FormatPreference, Prompt: Content{Text: "pp"}, Chosen: Content{Text: "a"}, Rejected: Content{Text: "b"}},   // 3 + 2 = 5
 	}
 	examples, report, err := EncodePreference(rows, fakeTokenizer{}, PreferenceOptions{MaxLength: 5})
 	require.NoError(t, err)
