@@ -37,6 +37,8 @@ func F(b compute.Buffer) []float32 {
 // Wrap makes a compute.Buffer that shares the given slice.
 func Wrap(data []float32) *Buf { return &Buf{Data: data} }
 
+var _ compute.Backend = (*Backend)(nil)
+
 // Backend is the CPU implementation of compute.Backend.
 type Backend struct {
 	workers int

@@ -24,8 +24,8 @@ import (
 const lmHeadScratchFloats = 8 << 20
 
 const (
-	lmHeadMinRows = 16  // below this the GEMMs stream w for too little work
-	lmHeadMaxRows = 256 // beyond this larger chunks buy no GEMM speed
+	lmHeadMinRows = 16  // each chunk streams all of w through the GEMMs: amortise it
+	lmHeadMaxRows = 256 // enough rows for BLAS to reach its full rate
 )
 
 // lmHeadScratch holds TokenLogProbs' chunk buffers; they grow on demand and are
