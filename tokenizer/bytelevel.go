@@ -20,25 +20,27 @@ var byteToRune = func() (t [256]rune) {
 	return t
 }()
 
-// runeToByte is the inverse of byteToRune.
-var runeToByte = func() map[rune]byte {
-	m := make(map[rune]byte, 256)
-	for b, r := range byteToRune {
-		m[r] = byte(b)
+// runeToByte is the inverse of byteToRune; -1 marks runes outside the alphabet.
+// All byte-level runes are below 0x144, so an array beats a map here.
+var runeToByte = func() (t [0x144]int16) {
+	for i := range t {
+		t[i] = -1
 	}
-	return m
+	for b, r := range byteToRune {
+		t[r] = int16(b)
+	}
+	return t
 }()
 
-// byteLevelDecode turns a token as written in tokenizer.json into its raw bytes.
-// ok is false when the token holds a rune outside the byte-level alphabet.
-func byteLevelDecode(token string, buf []byte) (raw []byte, ok bool) {
-	raw = buf[:0]
+// appendByteLevelDecoded appends the raw bytes of a token as written in
+// tokenizer.json to dst. ok is false when the token holds a rune outside the
+// byte-level alphabet.
+func appendByteLevelDecoded(dst []byte, token string) (out []byte, ok bool) {
 	for _, r := range token {
-		b, found := runeToByte[r]
-		if !found {
-			return nil, false
+		if r >= rune(len(runeToByte)) || runeToByte[r] < 0 {
+			return dst, false
 		}
-		raw = append(raw, b)
+		dst = append(dst, byte(runeToByte[r]))
 	}
-	return raw, true
+	return dst, true
 }

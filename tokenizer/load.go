@@ -8,7 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
+	"runtime"
+	"sync"
 )
 
 // Files Load reads from the tokenizer directory; the first two are required.
@@ -67,14 +68,14 @@ type addedToken struct {
 }
 
 type bpeModelJSON struct {
-	Type                    string           `json:"type"`
-	Dropout                 *float64         `json:"dropout"`
-	ContinuingSubwordPrefix string           `json:"continuing_subword_prefix"`
-	EndOfWordSuffix         string           `json:"end_of_word_suffix"`
-	ByteFallback            bool             `json:"byte_fallback"`
-	IgnoreMerges            bool             `json:"ignore_merges"`
-	Vocab                   map[string]int32 `json:"vocab"`
-	Merges                  json.RawMessage  `json:"merges"` // ["a b", ...] or [["a", "b"], ...]
+	Type                    string          `json:"type"`
+	Dropout                 *float64        `json:"dropout"`
+	ContinuingSubwordPrefix string          `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         string          `json:"end_of_word_suffix"`
+	ByteFallback            bool            `json:"byte_fallback"`
+	IgnoreMerges            bool            `json:"ignore_merges"`
+	Vocab                   json.RawMessage `json:"vocab"`  // {"token": id, ...}, read by scanVocab
+	Merges                  json.RawMessage `json:"merges"` // ["a b", ...] or [["a", "b"], ...], read by scanMerges
 }
 
 func parseTokenizerJSON(data []byte) (*Tokenizer, error) {
@@ -92,10 +93,24 @@ func parseTokenizerJSON(data []byte) (*Tokenizer, error) {
 		cache:        newPieceCache(),
 		bos:          -1,
 	}
-	if err := t.buildVocab(tj.Model.Vocab, tj.AddedTokens); err != nil {
-		return nil, err
+	// Scan the merge list while the vocabulary is built: the two are the bulk
+	// of Load's time and independent until the merges are resolved to ids.
+	var pairs [][2]string
+	var mergesErr error
+	scanned := make(chan struct{})
+	go func() {
+		defer close(scanned)
+		pairs, mergesErr = scanMerges(tj.Model.Merges)
+	}()
+	vocabErr := t.buildVocab(tj.Model.Vocab, tj.AddedTokens)
+	<-scanned
+	if vocabErr != nil {
+		return nil, vocabErr
 	}
-	if err := t.buildMerges(tj.Model.Merges, tj.Model.Vocab); err != nil {
+	if mergesErr != nil {
+		return nil, fmt.Errorf("tokenizer: model.merges: %w", mergesErr)
+	}
+	if err := t.buildMerges(pairs); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -171,10 +186,14 @@ func checkPreTokenizer(raw json.RawMessage) error {
 
 // buildVocab fills the id <-> bytes tables from the BPE vocabulary (byte-level
 // strings) and the added tokens (literal text).
-func (t *Tokenizer) buildVocab(vocab map[string]int32, added []addedToken) error {
+func (t *Tokenizer) buildVocab(rawVocab json.RawMessage, added []addedToken) error {
+	vocab, err := scanVocab(rawVocab)
+	if err != nil {
+		return fmt.Errorf("tokenizer: model.vocab: %w", err)
+	}
 	size := int32(0)
-	for _, id := range vocab {
-		size = max(size, id+1)
+	for _, e := range vocab {
+		size = max(size, e.id+1)
 	}
 	for _, a := range added {
 		size = max(size, a.ID+1)
@@ -184,11 +203,12 @@ func (t *Tokenizer) buildVocab(vocab map[string]int32, added []addedToken) error
 	// One backing array for all tokens: 128k small allocations would dominate Load.
 	var arena []byte
 	var buf []byte
-	for token, id := range vocab {
+	for _, e := range vocab {
+		token, id := e.token, e.id
 		if id < 0 {
 			return fmt.Errorf("tokenizer: model.vocab[%q] = %d, want a non-negative id", token, id)
 		}
-		raw, ok := byteLevelDecode(token, buf)
+		raw, ok := appendByteLevelDecoded(buf[:0], token)
 		if !ok {
 			return fmt.Errorf("%w: model.vocab token %q (id %d) is not byte-level encoded", ErrUnsupported, token, id)
 		}
@@ -225,49 +245,54 @@ func (t *Tokenizer) buildVocab(vocab map[string]int32, added []addedToken) error
 	return nil
 }
 
-// buildMerges turns the merge list into the rank map. The vocabulary is the
-// byte-level one from tokenizer.json, since merges are written in that alphabet.
-func (t *Tokenizer) buildMerges(raw json.RawMessage, vocab map[string]int32) error {
-	pairs, err := parseMerges(raw)
-	if err != nil {
+// buildMerges turns the merge list (written in the byte-level alphabet) into
+// the rank map over ids. Resolving 280k merges to ids is three vocabulary
+// lookups each, mostly cache misses, so the list is resolved in parallel chunks
+// and then inserted in rank order.
+func (t *Tokenizer) buildMerges(pairs [][2]string) error {
+	type resolved struct{ left, right, merged int32 }
+	ids := make([]resolved, len(pairs))
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	chunk := (len(pairs) + workers - 1) / workers
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := min(w*chunk, len(pairs)), min((w+1)*chunk, len(pairs))
+		wg.Go(func() {
+			var buf []byte
+			for rank := lo; rank < hi; rank++ {
+				p := pairs[rank]
+				var okL, okR bool
+				buf, okL = appendByteLevelDecoded(buf[:0], p[0])
+				split := len(buf)
+				buf, okR = appendByteLevelDecoded(buf, p[1])
+				if !okL || !okR {
+					errs[w] = fmt.Errorf("%w: model.merges[%d] %q %q is not byte-level encoded", ErrUnsupported, rank, p[0], p[1])
+					return
+				}
+				left, okL := t.vocab[string(buf[:split])]
+				right, okR := t.vocab[string(buf[split:])]
+				merged, okM := t.vocab[string(buf)]
+				if !okL || !okR || !okM {
+					errs[w] = fmt.Errorf("tokenizer: model.merges[%d] %q %q: token not in model.vocab", rank, p[0], p[1])
+					return
+				}
+				ids[rank] = resolved{left, right, merged}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	t.merges = make(map[uint64]merge, len(pairs))
-	for rank, p := range pairs {
-		left, okL := vocab[p[0]]
-		right, okR := vocab[p[1]]
-		merged, okM := vocab[p[0]+p[1]]
-		if !okL || !okR || !okM {
-			return fmt.Errorf("tokenizer: model.merges[%d] %q %q: token not in model.vocab", rank, p[0], p[1])
-		}
-		key := pairKey(left, right)
+	t.merges = make(map[uint64]merge, len(ids))
+	for rank, r := range ids {
+		key := pairKey(r.left, r.right)
 		if _, dup := t.merges[key]; !dup { // the first (lowest-rank) rule wins
-			t.merges[key] = merge{rank: int32(rank), id: merged}
+			t.merges[key] = merge{rank: int32(rank), id: r.merged}
 		}
 	}
 	return nil
-}
-
-// parseMerges reads both merge formats: "left right" strings (tokenizers < 0.20)
-// and ["left", "right"] pairs.
-func parseMerges(raw json.RawMessage) ([][2]string, error) {
-	var asStrings []string
-	if err := json.Unmarshal(raw, &asStrings); err == nil {
-		pairs := make([][2]string, len(asStrings))
-		for i, s := range asStrings {
-			left, right, ok := strings.Cut(s, " ")
-			if !ok || left == "" || right == "" {
-				return nil, fmt.Errorf("tokenizer: model.merges[%d] = %q, want \"left right\"", i, s)
-			}
-			pairs[i] = [2]string{left, right}
-		}
-		return pairs, nil
-	}
-	var pairs [][2]string
-	if err := json.Unmarshal(raw, &pairs); err != nil {
-		return nil, fmt.Errorf("tokenizer: model.merges: want a list of \"left right\" strings or [left, right] pairs: %w", err)
-	}
-	return pairs, nil
 }
 
 func isJSONNull(raw json.RawMessage) bool {
