@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -86,6 +87,11 @@ func dlopenOpenBLAS() (*openBLAS, error) {
 	if sym, err := purego.Dlsym(handle, "openblas_get_num_threads"); err == nil {
 		purego.RegisterFunc(&lib.getNumThreads, sym)
 	}
+	if sym, err := purego.Dlsym(handle, "openblas_set_num_threads"); err == nil {
+		var setNumThreads func(int32)
+		purego.RegisterFunc(&setNumThreads, sym)
+		lib.capThreads(setNumThreads, runtime.GOMAXPROCS(0))
+	}
 	if sym, err := purego.Dlsym(handle, "openblas_get_config"); err == nil {
 		var getConfig func() string
 		purego.RegisterFunc(&getConfig, sym)
@@ -103,6 +109,20 @@ func (o *openBLAS) version() string {
 	return "OpenBLAS"
 }
 
+// capThreads lowers OpenBLAS's thread count to the Go kernels' core budget:
+// OpenBLAS starts one thread per core, and a process limited by GOMAXPROCS
+// (a container's CPU quota, a user's choice) would otherwise oversubscribe,
+// which makes OpenMP's spinning threads collapse. An explicit
+// OPENBLAS_NUM_THREADS or OMP_NUM_THREADS is left as the user set it.
+func (o *openBLAS) capThreads(set func(int32), maxThreads int) {
+	if o.getNumThreads == nil || os.Getenv("OPENBLAS_NUM_THREADS") != "" || os.Getenv("OMP_NUM_THREADS") != "" {
+		return
+	}
+	if o.threads() > maxThreads {
+		set(int32(maxThreads))
+	}
+}
+
 // threads is OpenBLAS's own thread count, 0 when it cannot say.
 func (o *openBLAS) threads() int {
 	if o.getNumThreads == nil {
@@ -117,7 +137,10 @@ func (o *openBLAS) threads() int {
 func (be *Backend) BLAS() string {
 	if be.blas != nil {
 		desc := be.blas.soname
-		if n := be.blas.threads(); n > 0 {
+		switch n := be.blas.threads(); {
+		case n == 1:
+			desc += ", 1 thread"
+		case n > 1:
 			desc += fmt.Sprintf(", %d threads", n)
 		}
 		return fmt.Sprintf("%s (%s)", be.blas.version(), desc)

@@ -9,7 +9,7 @@ import (
 func TestBLASDescribesPath(t *testing.T) {
 	be := New()
 	if be.blas != nil {
-		require.Regexp(t, `^OpenBLAS( [0-9.]+)? \(libopenblas\.so(\.0)?(, \d+ threads)?\)$`, be.BLAS())
+		require.Regexp(t, `^OpenBLAS( [0-9.]+)? \(libopenblas\.so(\.0)?(, \d+ threads?)?\)$`, be.BLAS())
 		require.Equal(t, "pure Go (OpenBLAS available but not used by this backend)", NewPureGo().BLAS())
 	} else {
 		require.Regexp(t, `^pure Go \(.+\)$`, be.BLAS())
@@ -32,4 +32,22 @@ func TestOpenBLASMissingLibraryIsAnError(t *testing.T) {
 	lib, err := dlopenOpenBLAS()
 	require.Nil(t, lib)
 	require.ErrorContains(t, err, "libposttrain-no-such-blas.so.0 not found")
+}
+
+func TestOpenBLASThreadsCappedToGOMAXPROCS(t *testing.T) {
+	t.Setenv("OPENBLAS_NUM_THREADS", "")
+	t.Setenv("OMP_NUM_THREADS", "")
+	threads := int32(8)
+	lib := &openBLAS{getNumThreads: func() int32 { return threads }}
+	set := func(n int32) { threads = n }
+
+	lib.capThreads(set, 16)
+	require.Equal(t, 8, lib.threads(), "fewer threads than the budget stay")
+	lib.capThreads(set, 2)
+	require.Equal(t, 2, lib.threads())
+
+	t.Setenv("OMP_NUM_THREADS", "8")
+	threads = 8
+	lib.capThreads(set, 2)
+	require.Equal(t, 8, lib.threads(), "an explicit OMP_NUM_THREADS wins")
 }
