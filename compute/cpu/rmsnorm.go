@@ -11,15 +11,12 @@ import (
 // rstd = rsqrt(mean(x²) + eps), out = w·(x·rstd). Shapes: x, out [N, C];
 // w [C]; rstd [N], kept for the backward. The mean is accumulated in float64.
 
-// rmsnormGrain is the fewest values per goroutine worth the spawn cost.
-const rmsnormGrain = 1 << 14
-
 // RMSNorm implements compute.Backend. Rows are independent and split over workers.
 func (be *Backend) RMSNorm(out, rstd, x, w compute.Buffer, N, C int, eps float32) {
 	O, R, X, Wt := F(out), F(rstd), F(x), F(w)
 	checkRMSNorm("RMSNorm", N, C, len(X), len(Wt), len(R))
 	mustHaveLen("RMSNorm", "out", "N·C", len(O), N*C)
-	be.rowsParallel(N, C, func(lo, hi int) {
+	be.elementwiseRows(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			xr, or := X[n*C:(n+1)*C], O[n*C:(n+1)*C]
 			var ss float64
@@ -49,7 +46,7 @@ func (be *Backend) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buffer, N, C
 	mustHaveLen("RMSNormBackward", "dx", "N·C", len(DX), N*C)
 	mustHaveLen("RMSNormBackward", "dout", "N·C", len(DO), N*C)
 	mustHaveLen("RMSNormBackward", "dw", "C", len(DW), C)
-	be.rowsParallel(N, C, func(lo, hi int) {
+	be.elementwiseRows(N, C, func(lo, hi int) {
 		for n := lo; n < hi; n++ {
 			xr, dor, dxr := X[n*C:(n+1)*C], DO[n*C:(n+1)*C], DX[n*C:(n+1)*C]
 			r := R[n]
@@ -63,7 +60,7 @@ func (be *Backend) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buffer, N, C
 			}
 		}
 	})
-	be.rowsParallel(C, N, func(lo, hi int) {
+	be.elementwiseRows(C, N, func(lo, hi int) {
 		// Sum over rows in float64, one block of columns at a time (stack buffer).
 		var acc [256]float64
 		for c0 := lo; c0 < hi; c0 += len(acc) {
@@ -81,16 +78,6 @@ func (be *Backend) RMSNormBackward(dx, dw, dout, x, w, rstd compute.Buffer, N, C
 			}
 		}
 	})
-}
-
-// rowsParallel splits rows [0, n) of width c over workers, inline when the
-// whole job is too small to pay for goroutines.
-func (be *Backend) rowsParallel(n, c int, body func(lo, hi int)) {
-	if n*c < rmsnormGrain {
-		body(0, n)
-		return
-	}
-	be.parallelFor(n, body)
 }
 
 // checkRMSNorm validates x [N,C], w [C], rstd [N].

@@ -19,9 +19,6 @@ import (
 // positions in the thousands this float32 angle differs visibly from a float64
 // one, so computing it in float64 would drift from HF.
 
-// ropeGrain is the fewest values per goroutine worth the spawn cost.
-const ropeGrain = 1 << 14
-
 // RoPE implements compute.Backend.
 func (be *Backend) RoPE(x compute.Buffer, pos []int32, invFreq []float32, N, H, HD int) {
 	be.rope("RoPE", F(x), pos, invFreq, N, H, HD, 1)
@@ -70,9 +67,5 @@ func (be *Backend) rope(op string, X []float32, pos []int32, invFreq []float32, 
 			}
 		}
 	}
-	if N*H*HD < ropeGrain {
-		body(0, N)
-		return
-	}
-	be.parallelFor(N, body)
+	be.elementwiseRows(N, H*HD, body)
 }

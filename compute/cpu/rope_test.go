@@ -53,7 +53,7 @@ func TestRoPEMatchesReference(t *testing.T) {
 		N, H, HD int
 	}{
 		{"small", 6, 3, 8},
-		{"parallel", 96, 8, 64}, // above the parallel threshold
+		{"parallel", 96, 8, 64}, // 49152 values > parallelMin
 		{"head dim over the stack buffer", 3, 2, 300},
 	}
 	for _, tc := range cases {

@@ -9,15 +9,12 @@ import (
 // SwiGLU, the LLaMA MLP's gate: out = silu(gate)·up with silu(g) = g·σ(g),
 // elementwise over buffers of equal length ([N, intermediate] in the model).
 
-// swigluGrain is the fewest elements per goroutine worth the spawn cost.
-const swigluGrain = 1 << 15
-
 // SwiGLU implements compute.Backend. silu is computed as g/(1+e^−g), the form
 // PyTorch's float32 kernel uses.
 func (be *Backend) SwiGLU(out, gate, up compute.Buffer) {
 	O, G, U := F(out), F(gate), F(up)
 	checkSwiGLU("SwiGLU", len(O), len(G), len(U))
-	be.elementsParallel(len(O), func(lo, hi int) {
+	be.elementwise(len(O), func(lo, hi int) {
 		o, g, u := O[lo:hi], G[lo:hi], U[lo:hi]
 		for i, gv := range g {
 			o[i] = gv / (1 + expf32(-gv)) * u[i]
@@ -33,7 +30,7 @@ func (be *Backend) SwiGLUBackward(dgate, dup, dout, gate, up compute.Buffer) {
 	checkSwiGLU("SwiGLUBackward", len(DO), len(G), len(U))
 	mustHaveLen("SwiGLUBackward", "dgate", "len(dout)", len(DG), len(DO))
 	mustHaveLen("SwiGLUBackward", "dup", "len(dout)", len(DU), len(DO))
-	be.elementsParallel(len(DO), func(lo, hi int) {
+	be.elementwise(len(DO), func(lo, hi int) {
 		dg, du, do, g, u := DG[lo:hi], DU[lo:hi], DO[lo:hi], G[lo:hi], U[lo:hi]
 		for i, gv := range g {
 			sig := 1 / (1 + expf32(-gv))
@@ -41,15 +38,6 @@ func (be *Backend) SwiGLUBackward(dgate, dup, dout, gate, up compute.Buffer) {
 			dg[i] = do[i] * u[i] * sig * (1 + gv*(1-sig))
 		}
 	})
-}
-
-// elementsParallel splits [0, n) over workers, inline for small n.
-func (be *Backend) elementsParallel(n int, body func(lo, hi int)) {
-	if n < swigluGrain {
-		body(0, n)
-		return
-	}
-	be.parallelFor(n, body)
 }
 
 func checkSwiGLU(op string, nOut, nGate, nUp int) {

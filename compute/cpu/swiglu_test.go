@@ -1,6 +1,7 @@
 package cpu
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -17,7 +18,7 @@ func swigluRef64(gate, up []float64) []float64 {
 }
 
 func TestSwiGLUMatchesReference(t *testing.T) {
-	for _, n := range []int{5, 70000} { // 70000: above the parallel threshold
+	for _, n := range []int{5, 2*parallelMin + 3} { // the second runs in parallel
 		rng := rand.New(rand.NewPCG(4, uint64(n)))
 		gate, up := randNormals(rng, n), randNormals(rng, n)
 		for i := range gate {
@@ -25,7 +26,7 @@ func TestSwiGLUMatchesReference(t *testing.T) {
 		}
 		want := swigluRef64(widen64(gate), widen64(up))
 		for bn, be := range kernelBackends() {
-			t.Run(bn, func(t *testing.T) {
+			t.Run(fmt.Sprintf("n=%d/%s", n, bn), func(t *testing.T) {
 				out := filledWith(n, float32(math.NaN()))
 				be.SwiGLU(Wrap(out), Wrap(gate), Wrap(up))
 				requireAllClose(t, want, out, 1e-6, 1e-5, "out")
