@@ -45,12 +45,21 @@ func assistantSpans(tok Tokenizer, msgs []Message, where string) (string, []byte
 		if err != nil {
 			return "", nil, err
 		}
-		if !strings.HasPrefix(upto, prefix) || !strings.HasPrefix(full, upto) {
+		start, ok := len(prefix), strings.HasPrefix(upto, prefix)
+		if !ok && i == 0 {
+			// A conversation that opens with the assistant: templates such as Llama 3's write the
+			// BOS only before the first message, so render([], true) is the bare generation
+			// prompt; the turn starts right after its first occurrence.
+			if k := strings.Index(upto, prefix); k >= 0 && prefix != "" {
+				start, ok = k+len(prefix), true
+			}
+		}
+		if !ok || !strings.HasPrefix(full, upto) {
 			return "", nil, rowErrorf(where, fmt.Sprintf("messages[%d]", i),
 				"cannot be located for the loss mask: the chat template does not render the conversation "+
 					"up to this assistant turn as a prefix of the whole (hint: train on all tokens, or use prompt/completion)")
 		}
-		spans = append(spans, byteSpan{len(prefix), len(upto)})
+		spans = append(spans, byteSpan{start, len(upto)})
 	}
 	return full, spans, nil
 }
