@@ -91,7 +91,7 @@ func TestLlama3PreferenceAndPrompts(t *testing.T) {
 	v := vectors[5] // user, assistant, user; rendered with the generation prompt
 	require.True(t, v.AddGenerationPrompt)
 	row := Row{Where: "prefs.jsonl:1", Format: FormatPreference, Prompt: Content{Messages: v.Messages},
-		Chosen: Content{Messages: msgs("assistant", "Why did the chicken cross the road?")},
+		Chosen:   Content{Messages: msgs("assistant", "Why did the chicken cross the road?")},
 		Rejected: Content{Messages: msgs("assistant", " No. ")}}
 
 	examples, _, err := EncodePreference([]Row{row}, tok, PreferenceOptions{})
