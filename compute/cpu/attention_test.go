@@ -330,3 +330,20 @@ func BenchmarkAttention(b *testing.B) {
 		}
 	})
 }
+
+// Scratch comes from a pool and is reused: a call allocates a few closures,
+// never memory that grows with B, T or the number of queries.
+func TestAttentionDoesNotAllocatePerQuery(t *testing.T) {
+	s := compute.AttnShape{B: 2, T: 64, NH: 4, NKV: 2, HD: 16}
+	in := newAttnInputs(3, s, packedDocs(2, 64, 40, 24))
+	be := &Backend{workers: 1}
+	out, lse := in.forward(be)
+	dout := randNormals(rand.New(rand.NewPCG(1, 1)), len(out))
+	dq, dk, dv := in.backward(be, dout, out, lse)
+	O, L, Q, K, V := Wrap(out), Wrap(lse), Wrap(in.q), Wrap(in.k), Wrap(in.v)
+	dQ, dK, dV, dO := Wrap(dq), Wrap(dk), Wrap(dv), Wrap(dout)
+	forward := testing.AllocsPerRun(5, func() { be.Attention(O, L, Q, K, V, in.docs, s) })
+	backward := testing.AllocsPerRun(5, func() { be.AttentionBackward(dQ, dK, dV, dO, O, L, Q, K, V, in.docs, s) })
+	assert.LessOrEqual(t, forward, 4.0, "allocations per Attention call")
+	assert.LessOrEqual(t, backward, 4.0, "allocations per AttentionBackward call")
+}
