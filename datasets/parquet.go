@@ -12,7 +12,7 @@ import (
 
 // readParquet calls visit for every row of a Parquet file (as written by Hugging Face datasets,
 // i.e. Arrow: LIST columns of structs for conversations), with "file:row N" (1-based).
-func readParquet(path string, visit func(f fields, where string, rowErr error) error) (err error) {
+func readParquet(path string, visit func(f fields, where string, rowErr error) error) error {
 	file, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("datasets: %w", err)
@@ -22,13 +22,7 @@ func readParquet(path string, visit func(f fields, where string, rowErr error) e
 	if err != nil {
 		return fmt.Errorf("datasets: %w", err)
 	}
-	// parquet-go panics on some schemas it cannot map to Go values; that is bad input, not a bug here.
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("datasets: reading %s: parquet decoder failed: %v", path, p)
-		}
-	}()
-	pf, err := parquet.OpenFile(file, info.Size())
+	pf, err := openParquet(file, info.Size())
 	if err != nil {
 		return fmt.Errorf("datasets: opening %s as Parquet: %w", path, err)
 	}
@@ -36,7 +30,7 @@ func readParquet(path string, visit func(f fields, where string, rowErr error) e
 	defer reader.Close()
 	for rowNo := 1; ; rowNo++ {
 		values := map[string]any{}
-		if err := reader.Read(&values); err != nil {
+		if err := readParquetRow(reader, values); err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
@@ -84,4 +78,25 @@ func jsonValue(v any) any {
 		return out
 	}
 	return v
+}
+
+// parquet-go panics on some files and schemas it cannot map to Go values; that is bad input,
+// not a bug here, so the two calls that decode the file turn a panic into an error.
+
+func openParquet(file *os.File, size int64) (pf *parquet.File, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("parquet decoder failed: %v", p)
+		}
+	}()
+	return parquet.OpenFile(file, size)
+}
+
+func readParquetRow(reader *parquet.Reader, values map[string]any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("parquet decoder failed: %v", p)
+		}
+	}()
+	return reader.Read(&values)
 }

@@ -26,20 +26,6 @@ func (r *Report) skip(err error) {
 	}
 }
 
-// Merge adds the counts of another stage's report (files and reasons are appended).
-func (r *Report) Merge(o Report) {
-	r.Files = append(r.Files, o.Files...)
-	r.Rows += o.Rows
-	r.Skipped += o.Skipped
-	r.Truncated += o.Truncated
-	r.Dropped += o.Dropped
-	for _, s := range o.SkippedReasons {
-		if len(r.SkippedReasons) < maxSkippedReasons {
-			r.SkippedReasons = append(r.SkippedReasons, s)
-		}
-	}
-}
-
 // String is the one-paragraph summary a run prints.
 func (r Report) String() string {
 	var b strings.Builder
