@@ -18,7 +18,6 @@ func TestReportSummary(t *testing.T) {
 	assert.Contains(t, load.String(), "\n  skipped: d.jsonl:1: bad")
 	assert.Contains(t, load.String(), "\n  ... and 2 more")
 
-
 	encode := Report{Rows: 3, Truncated: 2, Dropped: 1}
 	assert.Equal(t, "3 rows kept, 2 truncated, 1 dropped as longer than max_length", encode.String())
 }
