@@ -88,20 +88,22 @@ func (m *Model) forwardCached(cache *kvCache, d *decodeActs, ids []int32, start 
 	for l := range m.Params.Layers {
 		w := &m.Params.Layers[l]
 		be.RMSNorm(d.ln, d.rstd, d.x, w.AttnNorm, N, C, eps)
-		linear(be, d.q, d.ln, w.Q, N, QD, C)
-		linear(be, d.k, d.ln, w.K, N, KVD, C)
-		linear(be, d.v, d.ln, w.V, N, KVD, C)
+		m.project(l, "q_proj", d.q, d.ln, w.Q, N, QD, C)
+		m.project(l, "k_proj", d.k, d.ln, w.K, N, KVD, C)
+		m.project(l, "v_proj", d.v, d.ln, w.V, N, KVD, C)
 		be.RoPE(d.q, pos, m.invFreq, N, NH, HD)
 		be.RoPE(d.k, pos, m.invFreq, N, NKV, HD)
 		be.KVCacheWrite(cache.k[l], d.k, start, B, Tq, cache.MaxT, KVD)
 		be.KVCacheWrite(cache.v[l], d.v, start, B, Tq, cache.MaxT, KVD)
 		be.AttentionCached(d.att, d.q, cache.k[l], cache.v[l], start, shape)
-		be.MatMul(d.x, d.att, w.O, N, C, QD, false, true, 1, 1)
+		m.project(l, "o_proj", d.ln, d.att, w.O, N, C, QD) // d.ln is free again
+		be.Add(d.x, d.ln)
 		be.RMSNorm(d.ln, d.rstd, d.x, w.MLPNorm, N, C, eps)
-		linear(be, d.gate, d.ln, w.Gate, N, F, C)
-		linear(be, d.up, d.ln, w.Up, N, F, C)
+		m.project(l, "gate_proj", d.gate, d.ln, w.Gate, N, F, C)
+		m.project(l, "up_proj", d.up, d.ln, w.Up, N, F, C)
 		be.SwiGLU(d.act, d.gate, d.up)
-		be.MatMul(d.x, d.act, w.Down, N, C, F, false, true, 1, 1)
+		m.project(l, "down_proj", d.ln, d.act, w.Down, N, C, F)
+		be.Add(d.x, d.ln)
 	}
 	for b := 0; b < B; b++ {
 		be.Copy(be.View(d.last, b*C, C), be.View(d.x, (b*Tq+pick[b])*C, C))

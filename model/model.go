@@ -23,6 +23,7 @@ type Model struct {
 	be      compute.Backend
 	invFreq []float32 // (HD/2) rotary inverse frequencies
 	acts    *activations
+	lora    *LoRA // attached adapters, or nil
 	// last forward's batch, kept for the backward.
 	fwd *preparedBatch
 }
