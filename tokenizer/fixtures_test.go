@@ -48,7 +48,14 @@ type chatVector struct {
 // readJSONL decodes every line of a fixture file into a T.
 func readJSONL[T any](t testing.TB, name string) []T {
 	t.Helper()
-	f, err := os.Open(filepath.Join(fixtureDir, name))
+	return readJSONLFile[T](t, filepath.Join(fixtureDir, name))
+}
+
+// readJSONLFile decodes every line of the file at path into a T.
+func readJSONLFile[T any](t testing.TB, path string) []T {
+	t.Helper()
+	name := path
+	f, err := os.Open(path)
 	require.NoError(t, err)
 	defer f.Close()
 	var out []T
