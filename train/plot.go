@@ -1,0 +1,89 @@
+package train
+
+import (
+	"cmp"
+	"fmt"
+	"image/color"
+	"maps"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+)
+
+// PlotMetrics draws one PNG per metric in the JSONL log at jsonlPath into outDir (created if
+// needed), step on the x axis, and returns the files written, sorted. The loss plot also shows
+// eval_loss when the log has it. Metrics without any finite value are skipped.
+func PlotMetrics(jsonlPath, outDir string) ([]string, error) {
+	records, err := ReadMetrics(jsonlPath)
+	if err != nil {
+		return nil, err
+	}
+	series := map[string]plotter.XYs{}
+	for _, rec := range records {
+		for k, v := range rec.Values {
+			if !math.IsNaN(v) && !math.IsInf(v, 0) {
+				series[k] = append(series[k], plotter.XY{X: float64(rec.Step), Y: v})
+			}
+		}
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("train: plot metrics: %w", err)
+	}
+	var files []string
+	for _, name := range slices.Sorted(maps.Keys(series)) {
+		lines := []string{name}
+		if name == MetricLoss && len(series[EvalPrefix+MetricLoss]) > 0 {
+			lines = append(lines, EvalPrefix+MetricLoss)
+		}
+		path := filepath.Join(outDir, plotFileName(name))
+		if err := plotSeries(path, name, lines, series); err != nil {
+			return files, fmt.Errorf("train: plot %s: %w", name, err)
+		}
+		files = append(files, path)
+	}
+	return files, nil
+}
+
+func plotSeries(path, title string, names []string, series map[string]plotter.XYs) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "step"
+	p.Add(plotter.NewGrid())
+	for i, name := range names {
+		pts := series[name]
+		slices.SortFunc(pts, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
+		line, points, err := plotter.NewLinePoints(pts)
+		if err != nil {
+			return err
+		}
+		color := plotColors[i%len(plotColors)]
+		line.Color, points.Color = color, color
+		points.Radius = vg.Points(1.5)
+		p.Add(line, points)
+		if len(names) > 1 {
+			p.Legend.Add(name, line)
+		}
+	}
+	return p.Save(8*vg.Inch, 4*vg.Inch, path)
+}
+
+var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+// plotFileName turns a metric name into a file name: "rewards/chosen" -> "rewards_chosen.png".
+func plotFileName(metric string) string {
+	return strings.Trim(unsafeFileChars.ReplaceAllString(metric, "_"), "_.") + ".png"
+}
+
+// plotColors are the series colours of a plot, in order (train, then eval).
+var plotColors = []color.Color{
+	color.RGBA{R: 31, G: 119, B: 180, A: 255},
+	color.RGBA{R: 255, G: 127, B: 14, A: 255},
+	color.RGBA{R: 44, G: 160, B: 44, A: 255},
+}
