@@ -301,7 +301,9 @@ func TestRunCancellation(t *testing.T) {
 	t.Run("pool is reusable after a cancelled run", func(t *testing.T) {
 		defer goleak.VerifyNone(t)
 		pool, err := NewPool(Config{Workers: 2, BatchSize: 2, NewGenerator: sameGenerator(genFunc(
-			func(ctx context.Context, p [][]int32, o GenerateOptions) ([]Completion, error) { return echo(p, o), nil }))})
+			func(ctx context.Context, p [][]int32, o GenerateOptions) ([]Completion, error) {
+				return echo(p, o), nil
+			}))})
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
