@@ -47,7 +47,14 @@ func TestRewardRegistry(t *testing.T) {
 	_, ok = LookupReward("no_such_reward")
 	assert.False(t, ok)
 
-	RegisterReward("test_length", func(_ Prompt, c []int32, _ string) (float64, error) { return float64(len(c)), nil })
+	if _, registered := LookupReward("test_length"); !registered { // -count=N reruns
+		RegisterReward("test_length", func(_ Prompt, c []int32, _ string) (float64, error) { return float64(len(c)), nil })
+	}
+	length, ok := LookupReward("test_length")
+	require.True(t, ok)
+	v, err = length(Prompt{}, []int32{1, 2, 3}, "")
+	require.NoError(t, err)
+	assert.Equal(t, 3.0, v)
 	assert.Contains(t, RewardNames(), "test_length")
 	assert.Panics(t, func() { RegisterReward("test_length", ExactMatch) }, "duplicate name")
 	assert.Panics(t, func() { RegisterReward("test_nil", nil) }, "nil function")
