@@ -56,23 +56,35 @@ func plotSeries(path, title string, names []string, series map[string]plotter.XY
 	p.Title.Text = title
 	p.X.Label.Text = "step"
 	p.Add(plotter.NewGrid())
+	p.Legend.Top = true // losses fall, so the top right is usually empty
 	for i, name := range names {
 		pts := series[name]
 		slices.SortFunc(pts, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
-		line, points, err := plotter.NewLinePoints(pts)
+		color := plotColors[i%len(plotColors)]
+		line, err := plotter.NewLine(pts)
 		if err != nil {
 			return err
 		}
-		color := plotColors[i%len(plotColors)]
-		line.Color, points.Color = color, color
-		points.Radius = vg.Points(1.5)
-		p.Add(line, points)
+		line.Color = color
+		p.Add(line)
+		if len(pts) <= maxMarkedPoints {
+			points, err := plotter.NewScatter(pts)
+			if err != nil {
+				return err
+			}
+			points.Color, points.Radius = color, vg.Points(2)
+			p.Add(points)
+		}
 		if len(names) > 1 {
 			p.Legend.Add(name, line)
 		}
 	}
 	return p.Save(8*vg.Inch, 4*vg.Inch, path)
 }
+
+// maxMarkedPoints is the most points a series may have and still get a marker on each (a
+// single eval point would otherwise be invisible).
+const maxMarkedPoints = 50
 
 var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
