@@ -133,7 +133,7 @@ type outcome struct {
 // set. Scoring errors fail single samples. When any sample failed, Run also
 // returns an error naming the first failed prompt. When ctx ends, Run returns
 // ctx.Err() after the in-flight batches stop (a Generator should watch ctx).
-// Run leaves no goroutines behind.
+// Run leaves no goroutines behind once its Generators have returned.
 func (p *Pool) Run(ctx context.Context, prompts []Prompt) ([]Sample, Stats, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

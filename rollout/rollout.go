@@ -68,6 +68,7 @@ type Sample struct {
 	// Err is set when the sample could not be generated (after one retry) or
 	// scored; the completion is kept when only scoring failed.
 	Err error
-	// Worker is the index of the worker that produced the sample.
+	// Worker is the index of the worker that produced the sample; -1 when
+	// generation failed on both attempts.
 	Worker int
 }
