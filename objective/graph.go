@@ -89,14 +89,16 @@ func (e *exprGraph) add(a, b *G.Node) *G.Node { return e.binary("add", G.Add, a,
 func (e *exprGraph) sub(a, b *G.Node) *G.Node { return e.binary("sub", G.Sub, a, b) }
 
 // mul is the elementwise product; either side may be a scalar.
-func (e *exprGraph) mul(a, b *G.Node) *G.Node  { return e.binary("mul", G.HadamardProd, a, b) }
+func (e *exprGraph) mul(a, b *G.Node) *G.Node   { return e.binary("mul", G.HadamardProd, a, b) }
 func (e *exprGraph) maxOf(a, b *G.Node) *G.Node { return e.binary("max", G.MaxBetween, a, b) }
 func (e *exprGraph) minOf(a, b *G.Node) *G.Node { return e.binary("min", G.MinBetween, a, b) }
 func (e *exprGraph) neg(a *G.Node) *G.Node      { return e.unary("neg", G.Neg, a) }
 func (e *exprGraph) exp(a *G.Node) *G.Node      { return e.unary("exp", G.Exp, a) }
 func (e *exprGraph) abs(a *G.Node) *G.Node      { return e.unary("abs", G.Abs, a) }
 func (e *exprGraph) square(a *G.Node) *G.Node   { return e.unary("square", G.Square, a) }
-func (e *exprGraph) sum(a *G.Node) *G.Node      { return e.unary("sum", func(x *G.Node) (*G.Node, error) { return G.Sum(x) }, a) }
+func (e *exprGraph) sum(a *G.Node) *G.Node {
+	return e.unary("sum", func(x *G.Node) (*G.Node, error) { return G.Sum(x) }, a)
+}
 func (e *exprGraph) mean(a *G.Node) *G.Node {
 	return e.unary("mean", func(x *G.Node) (*G.Node, error) { return G.Mean(x) }, a)
 }

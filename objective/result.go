@@ -52,13 +52,7 @@ func maskSum(fn string, mask []float64) (float64, error) {
 	return s, nil
 }
 
-func mean(x []float64) float64 {
-	var s float64
-	for _, v := range x {
-		s += v
-	}
-	return s / float64(len(x))
-}
+func mean(x []float64) float64 { return sum(x) / float64(len(x)) }
 
 // maskedMean is Σ x·m / Σ m; mSum is Σ m, already checked > 0.
 func maskedMean(x, m []float64, mSum float64) float64 {
