@@ -65,3 +65,22 @@ func (a *Accumulation) Tokens() int { return a.seenTokens }
 func Every(step, n int) bool {
 	return n > 0 && step > 0 && step%n == 0
 }
+
+// StepsPerEpoch is the number of optimizer steps in one pass over numExamples: micro-batches
+// of batchSize (the last may be short), grouped by gradAccum (the last group may be short),
+// as transformers' Trainer counts them.
+func StepsPerEpoch(numExamples, batchSize, gradAccum int) int {
+	if numExamples <= 0 || batchSize <= 0 || gradAccum <= 0 {
+		return 0
+	}
+	microBatches := (numExamples + batchSize - 1) / batchSize
+	return (microBatches + gradAccum - 1) / gradAccum
+}
+
+// TotalSteps is the run length: maxSteps when > 0, else epochs × StepsPerEpoch.
+func TotalSteps(numExamples, batchSize, gradAccum, epochs, maxSteps int) int {
+	if maxSteps > 0 {
+		return maxSteps
+	}
+	return max(0, epochs) * StepsPerEpoch(numExamples, batchSize, gradAccum)
+}

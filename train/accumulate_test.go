@@ -45,3 +45,20 @@ func TestEvery(t *testing.T) {
 	assert.False(t, Every(0, 5), "step 0 is before any update")
 	assert.False(t, Every(10, 0), "0 disables")
 }
+
+func TestStepCounts(t *testing.T) {
+	tests := []struct {
+		examples, batch, accum, epochs, maxSteps, perEpoch, total int
+	}{
+		{100, 8, 1, 3, 0, 13, 39}, // 12 full micro-batches + 1 short
+		{100, 8, 4, 2, 0, 4, 8},   // 13 micro-batches in groups of 4: 4,4,4,1
+		{64, 8, 2, 1, 0, 4, 4},    // exact
+		{64, 8, 2, 5, 7, 4, 7},    // max_steps wins
+		{0, 8, 1, 3, 0, 0, 0},     // no data
+		{5, 8, 1, 1, 0, 1, 1},     // fewer examples than a batch
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.perEpoch, StepsPerEpoch(tc.examples, tc.batch, tc.accum), "%+v", tc)
+		assert.Equal(t, tc.total, TotalSteps(tc.examples, tc.batch, tc.accum, tc.epochs, tc.maxSteps), "%+v", tc)
+	}
+}
