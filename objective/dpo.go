@@ -209,7 +209,7 @@ func dpoPairLoss(e *exprGraph, cfg DPOConfig, z *G.Node) *G.Node {
 	case DPOIPO:
 		return e.square(e.sub(z, e.scalar(1/(2*beta))))
 	case DPORobust:
-		agree := e.scale(e.logSigmoid(e.scale(z, beta)), -(1 - eps)/(1-2*eps))
+		agree := e.scale(e.logSigmoid(e.scale(z, beta)), -(1-eps)/(1-2*eps))
 		flip := e.scale(e.logSigmoid(e.scale(z, -beta)), eps/(1-2*eps))
 		return e.add(agree, flip)
 	default: // sigmoid (cDPO when ε > 0) and simpo
