@@ -58,8 +58,10 @@ func derefValue(v reflect.Value) reflect.Value {
 	return v
 }
 
-// setFromString parses s as v's type and stores it; v is addressable.
+// setFromString parses s as v's type and stores it; v is addressable. A value that fails to
+// parse leaves v unchanged.
 func setFromString(v reflect.Value, s, where, path string) error {
+	parsed := reflect.New(v.Type()).Elem()
 	switch v.Kind() {
 	case reflect.Slice, reflect.Array:
 		items := splitList(s)
@@ -67,18 +69,22 @@ func setFromString(v reflect.Value, s, where, path string) error {
 			return valueError(where, path, describeKind(v.Type()), fmt.Sprintf("%d items in %q", len(items), s))
 		}
 		if v.Kind() == reflect.Slice {
-			v.Set(reflect.MakeSlice(v.Type(), len(items), len(items)))
+			parsed.Set(reflect.MakeSlice(v.Type(), len(items), len(items)))
 		}
 		for i, item := range items {
-			if err := setScalar(v.Index(i), item); err != nil {
+			if item == "" {
+				return valueError(where, fmt.Sprintf("%s[%d]", path, i), describeKind(v.Type()), fmt.Sprintf("an empty item in %q", s))
+			}
+			if err := setScalar(parsed.Index(i), item); err != nil {
 				return valueError(where, fmt.Sprintf("%s[%d]", path, i), describeKind(v.Type()), strconv.Quote(s))
 			}
 		}
-		return nil
+	default:
+		if err := setScalar(parsed, strings.TrimSpace(s)); err != nil {
+			return valueError(where, path, describeKind(v.Type()), strconv.Quote(s))
+		}
 	}
-	if err := setScalar(v, strings.TrimSpace(s)); err != nil {
-		return valueError(where, path, describeKind(v.Type()), strconv.Quote(s))
-	}
+	v.Set(parsed)
 	return nil
 }
 

@@ -57,11 +57,13 @@ func TestOverrideErrors(t *testing.T) {
 		{"train.batch_size=1.5", ErrBadValue, []string{`train.batch_size: expected an integer, found "1.5"`}},
 		{"lora.enabled=maybe", ErrBadValue, []string{"lora.enabled: expected true or false"}},
 		{"optim.betas=0.9", ErrBadValue, []string{"optim.betas: expected a list of 2 numbers, found 1 items"}},
-		{"optim.betas=0.9,x", ErrBadValue, []string{"optim.betas[1]"}},
+		{"optim.betas=0.5,x", ErrBadValue, []string{"optim.betas[1]"}},
 		{"train.seed=-3", ErrBadValue, []string{"train.seed: expected a non-negative integer"}},
 		{"optim=1", ErrBadValue, []string{"optim is a section; set one of its keys as optim.KEY=VALUE (keys: betas, eps"}},
 		{"optim.lr", ErrBadValue, []string{"expected key=value"}},
 		{"=3", ErrBadValue, []string{"expected key=value"}},
+		{"lora.target_modules=q_proj,", ErrBadValue, []string{`lora.target_modules[1]: expected a list of strings, found an empty item in "q_proj,"`}},
+		{"lora.alpha=", ErrBadValue, []string{`lora.alpha: expected a number, found ""`}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.kv, func(t *testing.T) {
@@ -72,7 +74,8 @@ func TestOverrideErrors(t *testing.T) {
 			for _, c := range tc.contains {
 				assert.Contains(t, err.Error(), c)
 			}
-			assert.Equal(t, before.Optim, r.Optim, "a failed override must not change scalar fields")
+			assert.Equal(t, before.Optim, r.Optim, "a failed override changes nothing")
+			assert.Equal(t, before.LoRA, r.LoRA, "a failed override changes nothing")
 		})
 	}
 }
