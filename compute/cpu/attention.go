@@ -17,9 +17,11 @@ import (
 // kv head, W = NKV·HD the width of one token's keys. Query head h reads kv
 // head h/G. Tensors: q, out [B, T, NH, HD]; k, v [B, T, NKV, HD]; lse [B, NH, T].
 //
-// The kernels are flash-style: no [T, T] score matrix is kept. The forward
-// saves lse (the log-sum-exp of each query's scores) and the backward
-// recomputes the probabilities as P = exp(s − lse).
+// The training kernels (attention_blocked.go) score causal tiles with GEMMs;
+// no full [T, T] score matrix is kept between calls. The forward saves lse
+// (the log-sum-exp of each query's scores) and the backward recomputes the
+// probabilities as P = exp(s − lse). The cached (decoding) kernel works one
+// query at a time with level-1 routines.
 
 // Attention implements compute.Backend. It equals this reference loop:
 //
@@ -28,26 +30,12 @@ import (
 //	    lse[b,h,i] = log Σ_j exp(s[j])
 //	    out[b,i,h,:] = Σ_j exp(s[j] − lse[b,h,i])·v[b,j,h/G,:]
 //
-// Work items are (b, kv head, i) triples, interleaved over workers so that the
-// causal cost (i+1 keys for query i) is balanced; the G query heads of one kv
-// head share one key list.
+// The work is done by attentionBlocked as GEMMs over causal tiles.
 func (be *Backend) Attention(out, lse, q, k, v compute.Buffer, docs []int32, s compute.AttnShape) {
 	O, L, Q, K, V := F(out), F(lse), F(q), F(k), F(v)
 	checkAttention("Attention", s, docs, len(Q), len(K), len(V), len(L))
 	mustHaveLen("Attention", "out", "B·T·NH·HD", len(O), len(Q))
-	B, T, NH, NKV, HD := s.B, s.T, s.NH, s.NKV, s.HD
-	G, W := NH/NKV, NKV*HD
-	scale := attnScale(HD)
-	be.forEachInterleaved(B*NKV*T, func(sc *attnScratch, item int) {
-		i, kvh, b := item%T, (item/T)%NKV, item/(T*NKV)
-		sc.reserve(T, HD)
-		keys := sc.causalKeys(docs, b, T, i)
-		kv := kvRows{k: K[b*T*W+kvh*HD:], v: V[b*T*W+kvh*HD:], stride: W, hd: HD}
-		for h := kvh * G; h < (kvh+1)*G; h++ {
-			row := ((b*T+i)*NH + h) * HD
-			L[(b*NH+h)*T+i] = attendOne(O[row:row+HD], Q[row:row+HD], kv, keys, scale, sc)
-		}
-	})
+	be.attentionBlocked(O, L, Q, K, V, docs, s)
 }
 
 // AttentionBackward implements compute.Backend: it overwrites dq, dk, dv.
@@ -56,9 +44,8 @@ func (be *Backend) Attention(out, lse, q, k, v compute.Buffer, docs []int32, s c
 //
 //	dq_i += scale·Σ_j dS[j]·k_j    dk_j += scale·dS[j]·q_i    dv_j += P[j]·dout_i
 //
-// dk and dv of a kv head sum over its G query heads, so work is split over
-// (b, kv head) pairs: each pair owns its dk, dv rows and the dq rows of its
-// query heads, and no two workers write the same value.
+// dk and dv of a kv head sum over its G query heads; attentionBackwardBlocked
+// forms all three as GEMMs over causal tiles.
 func (be *Backend) AttentionBackward(dq, dk, dv, dout, out, lse, q, k, v compute.Buffer, docs []int32, s compute.AttnShape) {
 	dQ, dK, dV, dO, O, L, Q, K, V := F(dq), F(dk), F(dv), F(dout), F(out), F(lse), F(q), F(k), F(v)
 	checkAttention("AttentionBackward", s, docs, len(Q), len(K), len(V), len(L))
@@ -67,39 +54,7 @@ func (be *Backend) AttentionBackward(dq, dk, dv, dout, out, lse, q, k, v compute
 	mustHaveLen("AttentionBackward", "out", "B·T·NH·HD", len(O), len(Q))
 	mustHaveLen("AttentionBackward", "dk", "B·T·NKV·HD", len(dK), len(K))
 	mustHaveLen("AttentionBackward", "dv", "B·T·NKV·HD", len(dV), len(V))
-	B, T, NH, NKV, HD := s.B, s.T, s.NH, s.NKV, s.HD
-	G, W := NH/NKV, NKV*HD
-	scale := attnScale(HD)
-	be.forEachInterleaved(B*NKV, func(sc *attnScratch, item int) {
-		b, kvh := item/NKV, item%NKV
-		sc.reserve(T, HD)
-		base := b*T*W + kvh*HD // k, v, dk, dv row j of this pair starts at base + j·W
-		for j := range T {
-			clear(dK[base+j*W : base+j*W+HD])
-			clear(dV[base+j*W : base+j*W+HD])
-		}
-		dqAcc := sc.acc
-		for i := range T {
-			keys := sc.causalKeys(docs, b, T, i)
-			for h := kvh * G; h < (kvh+1)*G; h++ {
-				row := ((b*T+i)*NH + h) * HD
-				qi, doi := Q[row:row+HD], dO[row:row+HD]
-				D := dotHD(doi, O[row:row+HD])
-				l := L[(b*NH+h)*T+i]
-				clear(dqAcc)
-				for _, j := range keys {
-					at := base + int(j)*W
-					kj, vj := K[at:at+HD], V[at:at+HD]
-					p := expf32(dotHD(qi, kj)*scale - l)
-					dS := p * (dotHD(doi, vj) - D) * scale
-					axpyHD(dqAcc, dS, kj)
-					axpyHD(dK[at:at+HD], dS, qi)
-					axpyHD(dV[at:at+HD], p, doi)
-				}
-				copy(dQ[row:row+HD], dqAcc)
-			}
-		}
-	})
+	be.attentionBackwardBlocked(dQ, dK, dV, dO, O, L, Q, K, V, docs, s)
 }
 
 // KVCacheWrite implements compute.Backend: cache [B, MaxT, W] rows

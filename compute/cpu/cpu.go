@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/posttrain/posttrain/compute"
 )
@@ -44,6 +45,10 @@ type Backend struct {
 	workers int
 	blas    *openBLAS     // nil when OpenBLAS is not available
 	lmHead  lmHeadScratch // TokenLogProbs' reusable chunk buffers
+	attn    attnBlockedScratch
+	// attnTile is the blocked attention's query tokens per tile; 0 picks
+	// attnTileTokens (tests set it small to exercise many tiles).
+	attnTile int
 }
 
 // Alloc implements compute.Backend.
@@ -88,6 +93,31 @@ func (be *Backend) parallelFor(n int, body func(lo, hi int)) {
 		go func() {
 			defer wg.Done()
 			body(lo, hi)
+		}()
+	}
+	wg.Wait()
+}
+
+// forEachDynamic calls body(i) for every i in [0, n) on be.workers
+// goroutines that take the next unclaimed index, so items of uneven cost
+// (causal attention tiles) balance across cores.
+func (be *Backend) forEachDynamic(n int, body func(i int)) {
+	w := min(be.workers, n)
+	if w <= 1 {
+		for i := range n {
+			body(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range w {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				body(i)
+			}
 		}()
 	}
 	wg.Wait()

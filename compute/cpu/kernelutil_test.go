@@ -14,7 +14,8 @@ import (
 // three goroutines even on a two-core machine, so parallel paths and their
 // race freedom (go test -race) are exercised everywhere.
 func kernelBackends() map[string]*Backend {
-	return map[string]*Backend{"serial": {workers: 1}, "parallel": {workers: 3}}
+	return map[string]*Backend{"serial": {workers: 1}, "parallel": {workers: 3},
+		"openblas tiles of 2": {workers: 2, blas: loadOpenBLAS(), attnTile: 2}}
 }
 
 func randNormals(rng *rand.Rand, n int) []float32 {

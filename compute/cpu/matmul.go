@@ -22,18 +22,9 @@ func (be *Backend) MatMul(c, a, b compute.Buffer, m, n, k int, transA, transB bo
 // paths thread internally (OpenBLAS threads or gonum's goroutines), so callers
 // must not call it from inside be.parallelFor.
 func (be *Backend) gemm(c, a, b []float32, m, n, k int, transA, transB bool, alpha, beta float32) {
-	// The lengths are checked here because OpenBLAS would read and write out of
-	// bounds silently; a short buffer is a caller bug, not bad user input.
 	if len(c) < m*n || len(a) < m*k || len(b) < k*n {
 		panic(fmt.Sprintf("cpu: MatMul(M=%d, N=%d, K=%d) needs c ≥ %d, a ≥ %d, b ≥ %d values; got %d, %d, %d",
 			m, n, k, m*n, m*k, k*n, len(c), len(a), len(b)))
-	}
-	if m == 0 || n == 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleSlice(c[:m*n], beta)
-		return
 	}
 	lda, ldb := k, n
 	if transA {
@@ -42,12 +33,51 @@ func (be *Backend) gemm(c, a, b []float32, m, n, k int, transA, transB bool, alp
 	if transB {
 		ldb = k
 	}
-	if be.blas != nil {
-		be.blas.sgemm(cblasRowMajor, cblasOp(transA), cblasOp(transB),
-			int32(m), int32(n), int32(k), alpha, &a[0], int32(lda), &b[0], int32(ldb), beta, &c[0], int32(n))
+	be.gemmLD(c, a, b, m, n, k, transA, transB, alpha, lda, ldb, beta, n)
+}
+
+// gemmLD is gemm with explicit leading dimensions (row strides) for a, b and
+// c, so kernels can multiply sub-matrices in place (one kv head's keys inside
+// [T, NKV·HD], a tile of a score matrix).
+func (be *Backend) gemmLD(c, a, b []float32, m, n, k int, transA, transB bool, alpha float32, lda, ldb int, beta float32, ldc int) {
+	if m == 0 || n == 0 {
 		return
 	}
-	gonum.Implementation{}.Sgemm(blasOp(transA), blasOp(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, n)
+	// The lengths are checked here because OpenBLAS would read and write out of
+	// bounds silently; a short buffer is a caller bug, not bad user input.
+	aRows, aCols := m, k
+	if transA {
+		aRows, aCols = k, m
+	}
+	bRows, bCols := k, n
+	if transB {
+		bRows, bCols = n, k
+	}
+	if !fitsStrided(len(c), m, n, ldc) || !fitsStrided(len(a), aRows, aCols, lda) || !fitsStrided(len(b), bRows, bCols, ldb) {
+		panic(fmt.Sprintf("cpu: MatMul(M=%d, N=%d, K=%d, lda=%d, ldb=%d, ldc=%d) got c, a, b of %d, %d, %d values: too short",
+			m, n, k, lda, ldb, ldc, len(c), len(a), len(b)))
+	}
+	if k == 0 || alpha == 0 {
+		for i := range m {
+			scaleSlice(c[i*ldc:i*ldc+n], beta)
+		}
+		return
+	}
+	if be.blas != nil {
+		be.blas.sgemm(cblasRowMajor, cblasOp(transA), cblasOp(transB),
+			int32(m), int32(n), int32(k), alpha, &a[0], int32(lda), &b[0], int32(ldb), beta, &c[0], int32(ldc))
+		return
+	}
+	gonum.Implementation{}.Sgemm(blasOp(transA), blasOp(transB), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// fitsStrided reports whether a buffer of n values holds a rows×cols matrix
+// with row stride ld ≥ cols.
+func fitsStrided(n, rows, cols, ld int) bool {
+	if rows == 0 || cols == 0 {
+		return true
+	}
+	return ld >= cols && n >= (rows-1)*ld+cols
 }
 
 // scaleSlice sets c = beta·c, writing exact zeros for beta == 0 as BLAS does
