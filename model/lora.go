@@ -71,6 +71,7 @@ type LoRA struct {
 
 	byLayer  []map[string]*adapter // layer → module → adapter
 	capN     int
+	pcg      *rand.PCG
 	rng      *rand.Rand
 	training bool
 	disabled bool
@@ -97,7 +98,8 @@ func (m *Model) AttachLoRA(cfg LoRAConfig, seed uint64) (*LoRA, error) {
 	parents := map[string]string{"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn",
 		"o_proj": "self_attn", "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
 	r := cfg.Rank
-	lo := &LoRA{Config: cfg, rng: rand.New(rand.NewPCG(seed, 0x10a))}
+	lo := &LoRA{Config: cfg, pcg: rand.NewPCG(seed, 0x10a)}
+	lo.rng = rand.New(lo.pcg)
 	total := 0
 	for range c.NumHiddenLayers {
 		for _, mod := range loraModules {
@@ -282,3 +284,9 @@ func (m *Model) MergeLoRA() error {
 	m.lora = nil
 	return nil
 }
+
+// RNGState serialises the dropout generator, for exact resume.
+func (lo *LoRA) RNGState() ([]byte, error) { return lo.pcg.MarshalBinary() }
+
+// SetRNGState restores a state written by RNGState.
+func (lo *LoRA) SetRNGState(b []byte) error { return lo.pcg.UnmarshalBinary(b) }

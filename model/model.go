@@ -69,7 +69,8 @@ type Batch struct {
 	PositionIDs []int32
 	// AttentionMask [B*T] of 0/1; padding (0) is neither attended to nor scored.
 	AttentionMask []int32
-	// DocIDs [B*T] for packed rows: attention never crosses documents.
+	// DocIDs [B*T] for packed rows: attention never crosses documents. Padding
+	// may carry its own (negative) ids so it attends only to itself.
 	DocIDs []int32
 }
 
@@ -131,9 +132,6 @@ func (m *Model) prepare(b *Batch) (*preparedBatch, error) {
 		p.docs = make([]int32, N)
 		for n := range p.docs {
 			if b.DocIDs != nil {
-				if b.DocIDs[n] < 0 {
-					return nil, fmt.Errorf("%w: doc_ids[%d][%d] = %d is negative", ErrBatch, n/b.T, n%b.T, b.DocIDs[n])
-				}
 				p.docs[n] = b.DocIDs[n]
 			}
 			if b.AttentionMask != nil && b.AttentionMask[n] == 0 {

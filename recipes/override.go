@@ -7,6 +7,14 @@ import (
 	"strings"
 )
 
+// ShortKeys lets the most common overrides drop their section, as in
+// `posttrain run sft-tiny output_dir=A max_steps=40 save_steps=5`.
+var ShortKeys = map[string]string{
+	"max_steps": "train.max_steps", "save_steps": "train.save_steps", "eval_steps": "train.eval_steps",
+	"logging_steps": "train.logging_steps", "seed": "train.seed", "batch_size": "train.batch_size",
+	"grad_accum": "train.grad_accum", "lr": "optim.lr",
+}
+
 // Override applies one command-line override "path.to.key=value" to r. The path follows the
 // YAML keys (optim.lr, lora.target_modules); the value is parsed as the field's type: numbers,
 // true/false, and lists written as a,b,c or [a, b, c]. An empty value clears a string or list.
@@ -16,6 +24,9 @@ func Override(r *Recipe, kv string) error {
 	where := fmt.Sprintf("override %q", kv)
 	if !ok || key == "" {
 		return fmt.Errorf("%w: %s: expected key=value, e.g. optim.lr=1e-5", ErrBadValue, where)
+	}
+	if full, ok := ShortKeys[key]; ok {
+		key = full
 	}
 	v := reflect.ValueOf(r).Elem()
 	path := ""

@@ -79,3 +79,13 @@ func TestOverrideErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestShortKeysOverrideTheirSection(t *testing.T) {
+	r := Default()
+	require.NoError(t, Override(r, "max_steps=40"))
+	require.NoError(t, Override(r, "save_steps=5"))
+	require.NoError(t, Override(r, "lr=2e-4"))
+	require.Equal(t, 40, r.Train.MaxSteps)
+	require.Equal(t, 5, r.Train.SaveSteps)
+	require.Equal(t, 2e-4, r.Optim.LR)
+}

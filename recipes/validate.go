@@ -201,7 +201,8 @@ func validateTrain(p *problems, r *Recipe) {
 	if t.MaxSteps == 0 && t.Epochs == 0 {
 		p.addf("train.max_steps", "and train.epochs are both 0; set one of them")
 	}
-	if t.EvalSteps > 0 && r.Data.Eval == "" && r.Data.EvalFraction == 0 {
+	// A builtin:NAME data set brings its own held-out split.
+	if t.EvalSteps > 0 && r.Data.Eval == "" && r.Data.EvalFraction == 0 && !strings.HasPrefix(r.Data.Train, "builtin:") {
 		p.addf("train.eval_steps", "is %d but there is no eval data; set data.eval or data.eval_fraction", t.EvalSteps)
 	}
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/posttrain/posttrain/demo"
+	"github.com/posttrain/posttrain/recipes"
+	"github.com/posttrain/posttrain/sft"
+	"github.com/posttrain/posttrain/train"
+)
+
+func init() { rootCmd.AddCommand(runCmd()) }
+
+func runCmd() *cobra.Command {
+	var resume bool
+	cmd := &cobra.Command{
+		Use:   "run RECIPE.yaml|NAME [key=value ...]",
+		Short: "Run a training recipe (a YAML file or a built-in name; `posttrain recipes` lists them)",
+		Long: "Run a training recipe. Overrides use dotted keys: optim.lr=1e-5 train.max_steps=100.\n" +
+			"`posttrain run demo [output_dir=DIR]` runs the whole built-in demo pipeline.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := train.StopOnSignal(context.Background())
+			defer stop()
+			out := cmd.ErrOrStderr()
+			if args[0] == "demo" {
+				summary, err := demo.Run(ctx, args[1:], demo.Options{Resume: resume, Log: out})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), summary)
+				return nil
+			}
+			r, err := recipes.Load(args[0], args[1:])
+			if err != nil {
+				return err
+			}
+			switch r.Stage {
+			case recipes.StageSFT:
+				res, err := sft.Run(ctx, r, sft.Options{Resume: resume, Log: out})
+				if errors.Is(err, sft.ErrInterrupted) {
+					fmt.Fprintln(out, err)
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps: loss %.4f, eval loss %.4f; model in %s\n",
+					res.Steps, res.TrainLoss, res.EvalLoss, res.OutputDir)
+				return nil
+			default:
+				return fmt.Errorf("recipe %s: stage %q cannot run yet", args[0], r.Stage)
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&resume, "resume", false, "continue from the newest complete checkpoint in output_dir")
+	return cmd
+}

@@ -1,0 +1,458 @@
+// Package sft is the supervised fine-tuning stage: a recipe in, a fine-tuned
+// checkpoint out. Like a torchtune recipe it reads top to bottom: setup, the
+// training loop, checkpointing, cleanup.
+package sft
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/posttrain/posttrain/compute"
+	"github.com/posttrain/posttrain/compute/cpu"
+	"github.com/posttrain/posttrain/datasets"
+	"github.com/posttrain/posttrain/internal/setup"
+	"github.com/posttrain/posttrain/model"
+	"github.com/posttrain/posttrain/recipes"
+	"github.com/posttrain/posttrain/tokenizer"
+	"github.com/posttrain/posttrain/train"
+)
+
+// ErrInterrupted is returned when a signal stopped the run after a checkpoint was saved.
+var ErrInterrupted = errors.New("sft: interrupted; a checkpoint was saved, continue with --resume")
+
+// Options are the run-time choices that are not part of the recipe.
+type Options struct {
+	Resume bool
+	// Log receives the progress bar or progress lines (nil: discarded).
+	Log io.Writer
+}
+
+// Result summarises a finished run.
+type Result struct {
+	OutputDir  string
+	Steps      int
+	TrainLoss  float64
+	EvalLoss   float64
+	Model      *model.Model
+	Tokenizer  *tokenizer.Tokenizer
+	DataReport datasets.Report
+	Resumed    int // the step the run resumed from (0: a fresh run)
+}
+
+// trainer is the state of one run.
+type trainer struct {
+	r       *recipes.Recipe
+	be      compute.Backend
+	tok     *tokenizer.Tokenizer
+	m       *model.Model
+	lora    *model.LoRA
+	params  []train.Param
+	opt     *train.AdamW
+	sched   train.Schedule
+	sampler *datasets.Sampler
+	train   []datasets.Sequence
+	eval    []datasets.Sequence
+	padID   int32
+	dropout *train.RNG
+}
+
+// Run trains r (stage sft) and writes the final model to r.OutputDir.
+func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	t, start, err := setupRun(r, opts.Resume)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.loop(ctx, start, opts.Log)
+	if err != nil {
+		return res, err
+	}
+	res.Resumed = start
+	return res, t.saveFinal()
+}
+
+// setupRun builds the trainer, from scratch or from the newest checkpoint.
+func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
+	out := r.OutputDir
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, 0, fmt.Errorf("output_dir: %w", err)
+	}
+	if err := train.CleanStaleTemps(out); err != nil {
+		return nil, 0, err
+	}
+	be, err := setup.Backend(r.Device)
+	if err != nil {
+		return nil, 0, err
+	}
+	t := &trainer{r: r, be: be}
+
+	ckpt, start := "", 0
+	if resume {
+		dir, step, ok, err := train.LatestCheckpoint(out)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			ckpt, start = dir, step
+		}
+	}
+	if ckpt != "" {
+		t.tok, err = tokenizer.Load(ckpt)
+	} else {
+		t.tok, err = setup.Tokenizer(r.Model.Tokenizer, r.Model.Path)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("tokenizer: %w", err)
+	}
+	t.padID = setup.PadID(t.tok)
+	if ckpt != "" {
+		t.m, err = model.Load(be, ckpt)
+	} else {
+		t.m, err = setup.Model(be, r.Model, t.tok, train.DeriveSeed(r.Train.Seed, "init"))
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := t.prepareData(); err != nil {
+		return nil, 0, err
+	}
+	if err := t.prepareOptimizer(ckpt); err != nil {
+		return nil, 0, err
+	}
+	t.dropout = train.NewRNG(r.Train.Seed, "dropout")
+	if ckpt != "" {
+		if err := t.restore(ckpt); err != nil {
+			return nil, 0, err
+		}
+	}
+	return t, start, nil
+}
+
+// prepareData tokenises the train and eval splits and builds the sampler.
+func (t *trainer) prepareData() error {
+	r := t.r
+	format := datasets.FormatAuto
+	if r.Data.Format != "" {
+		f, err := datasets.ParseFormat(r.Data.Format)
+		if err != nil {
+			return err
+		}
+		format = f
+	}
+	trainRows, evalRows, _, err := setup.Splits(r.Data, format, r.Train.Seed)
+	if err != nil {
+		return err
+	}
+	opts := datasets.SFTOptions{MaxLength: r.Data.MaxLength, SkipBadRows: r.Data.SkipBadRows, LossOn: datasets.LossOnAll}
+	if r.SFT.CompletionOnlyLoss {
+		opts.LossOn = datasets.LossOnCompletion
+	}
+	if r.Data.TruncationSide == "left" {
+		opts.Truncation = datasets.KeepEnd
+	}
+	encode := func(rows []datasets.Row) ([]datasets.Sequence, error) {
+		if len(rows) == 0 {
+			return nil, nil
+		}
+		ex, _, err := datasets.EncodeSFT(rows, t.tok, opts)
+		if err != nil {
+			return nil, err
+		}
+		if r.Data.Packing {
+			return datasets.Pack(ex, r.Data.MaxLength)
+		}
+		seqs := make([]datasets.Sequence, len(ex))
+		for i, e := range ex {
+			seqs[i] = datasets.Single(e)
+		}
+		return seqs, nil
+	}
+	if t.train, err = encode(trainRows); err != nil {
+		return err
+	}
+	if t.eval, err = encode(evalRows); err != nil {
+		return err
+	}
+	t.sampler, err = datasets.NewSampler(len(t.train), r.Train.BatchSize, train.DeriveSeed(r.Train.Seed, "sampler"), true)
+	return err
+}
+
+// prepareOptimizer attaches LoRA when asked and builds AdamW over what trains.
+func (t *trainer) prepareOptimizer(ckpt string) error {
+	r := t.r
+	t.m.EnableGrads()
+	if r.LoRA.Enabled {
+		cfg := model.LoRAConfig{Rank: r.LoRA.R, Alpha: r.LoRA.Alpha, Dropout: r.LoRA.Dropout, TargetModules: r.LoRA.TargetModules}
+		var err error
+		if ckpt != "" {
+			t.lora, err = t.m.LoadAdapter(ckpt)
+		} else {
+			t.lora, err = t.m.AttachLoRA(cfg, train.DeriveSeed(r.Train.Seed, "lora"))
+		}
+		if err != nil {
+			return err
+		}
+		for i, p := range t.lora.Tensors {
+			t.params = append(t.params, train.Param{Name: p.Name, Data: cpu.F(p.Buf), Grad: cpu.F(t.lora.Grads[i].Buf), Decay: true})
+		}
+	} else {
+		for i, p := range t.m.Params.Tensors {
+			g := t.m.Grads.Tensors[i]
+			t.params = append(t.params, train.Param{Name: p.Name, Data: cpu.F(p.Buf), Grad: cpu.F(g.Buf), Decay: !p.Norm})
+		}
+	}
+	var err error
+	t.opt, err = train.NewAdamW(t.params, train.AdamWConfig{Beta1: r.Optim.Betas[0], Beta2: r.Optim.Betas[1],
+		Eps: r.Optim.Eps, WeightDecay: r.Optim.WeightDecay})
+	if err != nil {
+		return err
+	}
+	t.sched, err = train.NewSchedule(r.Schedule.Type, r.Optim.LR, r.Schedule.WarmupSteps, r.Train.MaxSteps, r.Schedule.MinLRRatio)
+	return err
+}
+
+// Checkpoint file names besides the model's.
+const (
+	optimizerFile = "optimizer.safetensors"
+	metricsFile   = "metrics.jsonl"
+)
+
+// restore loads the optimizer, sampler and RNG state of a checkpoint.
+func (t *trainer) restore(dir string) error {
+	if err := train.LoadOptimizer(filepath.Join(dir, optimizerFile), t.opt); err != nil {
+		return err
+	}
+	st, err := train.LoadTrainerState(dir)
+	if err != nil {
+		return err
+	}
+	var ss datasets.SamplerState
+	if err := json.Unmarshal(st.Sampler, &ss); err != nil {
+		return fmt.Errorf("%s: sampler state: %w", dir, err)
+	}
+	if err := t.sampler.Restore(ss); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	if b, ok := st.RNGStates["dropout"]; ok {
+		if err := t.dropout.UnmarshalBinary(b); err != nil {
+			return err
+		}
+	}
+	if t.lora != nil {
+		if b, ok := st.RNGStates["lora_dropout"]; ok {
+			if err := t.lora.SetRNGState(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// microBatches draws one optimizer step's micro-batches.
+func (t *trainer) microBatches() ([]datasets.Batch, int, error) {
+	var out []datasets.Batch
+	total := 0
+	for range max(t.r.Train.GradAccum, 1) {
+		idx := t.sampler.Next()
+		rows := make([]datasets.Sequence, len(idx))
+		for i, j := range idx {
+			rows[i] = t.train[j]
+		}
+		b, err := datasets.Collate(rows, 0, t.padID)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, b)
+		total += b.LossTokens
+	}
+	return out, total, nil
+}
+
+func modelBatch(b datasets.Batch) *model.Batch {
+	return &model.Batch{B: b.B, T: b.T, IDs: b.IDs, Labels: b.Labels, PositionIDs: b.PositionIDs, DocIDs: b.DocIDs}
+}
+
+// step runs one optimizer step and returns its logged metrics.
+func (t *trainer) step(step int) (map[string]float64, error) {
+	t0 := time.Now()
+	micro, total, err := t.microBatches()
+	if err != nil {
+		return nil, err
+	}
+	t.m.ZeroGrads()
+	if t.lora != nil {
+		t.lora.ZeroGrads(t.be)
+		t.lora.SetTraining(true)
+		defer t.lora.SetTraining(false)
+	}
+	acc := train.NewAccumulation(total)
+	tokens := 0
+	for _, b := range micro {
+		out, err := t.m.ForwardBackward(modelBatch(b), float32(acc.Scale()))
+		if err != nil {
+			return nil, err
+		}
+		if out.NumTokens > 0 {
+			acc.Add(out.Loss*float64(out.NumTokens), out.NumTokens)
+		}
+		tokens += b.B * b.T
+	}
+	norm := train.ClipGradNorm(t.params, t.r.Optim.GradClip)
+	lr := t.sched.LR(step - 1)
+	if !math.IsInf(norm, 0) && !math.IsNaN(norm) {
+		t.opt.Step(lr)
+	}
+	return map[string]float64{"loss": acc.Loss(), "lr": lr, "grad_norm": norm,
+		"tokens_per_s": float64(tokens) / time.Since(t0).Seconds()}, nil
+}
+
+// evaluate returns the token-mean loss over the eval split.
+func (t *trainer) evaluate() (float64, error) {
+	if len(t.eval) == 0 {
+		return math.NaN(), nil
+	}
+	var sum float64
+	var n int
+	bs := max(t.r.Train.BatchSize, 1)
+	for lo := 0; lo < len(t.eval); lo += bs {
+		b, err := datasets.Collate(t.eval[lo:min(lo+bs, len(t.eval))], 0, t.padID)
+		if err != nil {
+			return 0, err
+		}
+		out, err := t.m.Forward(modelBatch(b))
+		if err != nil {
+			return 0, err
+		}
+		if out.NumTokens > 0 {
+			sum += out.Loss * float64(out.NumTokens)
+			n += out.NumTokens
+		}
+	}
+	return sum / float64(max(n, 1)), nil
+}
+
+// loop runs steps start+1..max_steps, logging, evaluating and checkpointing.
+func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result, error) {
+	r := t.r
+	metrics, err := train.OpenMetricsLog(filepath.Join(r.OutputDir, metricsFile), start)
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.Close()
+	bar := train.NewProgress(logw, r.Train.MaxSteps, start, "sft")
+	res := &Result{OutputDir: r.OutputDir, Model: t.m, Tokenizer: t.tok, EvalLoss: math.NaN()}
+	lastSaved := start
+	for step := start + 1; step <= r.Train.MaxSteps; step++ {
+		vals, err := t.step(step)
+		if err != nil {
+			return nil, fmt.Errorf("sft step %d: %w", step, err)
+		}
+		res.TrainLoss, res.Steps = vals["loss"], step
+		if r.Train.EvalSteps > 0 && (step%r.Train.EvalSteps == 0 || step == r.Train.MaxSteps) {
+			if res.EvalLoss, err = t.evaluate(); err != nil {
+				return nil, err
+			}
+			vals["eval_loss"] = res.EvalLoss
+		}
+		bar.Step(step)
+		if step%max(r.Train.LoggingSteps, 1) == 0 || step == r.Train.MaxSteps || vals["eval_loss"] != 0 {
+			if err := metrics.Log(step, vals); err != nil {
+				return nil, err
+			}
+			bar.Log(step, vals)
+		}
+		interrupted := train.Interrupted(ctx)
+		if (r.Train.SaveSteps > 0 && step%r.Train.SaveSteps == 0) || interrupted {
+			if err := t.saveCheckpoint(step); err != nil {
+				return nil, err
+			}
+			lastSaved = step
+		}
+		if interrupted {
+			bar.Finish()
+			return res, fmt.Errorf("%w (step %d)", ErrInterrupted, lastSaved)
+		}
+	}
+	bar.Finish()
+	if res.Steps == 0 {
+		res.Steps = start
+	}
+	return res, nil
+}
+
+// saveCheckpoint writes OUTPUT_DIR/checkpoint-STEP atomically.
+func (t *trainer) saveCheckpoint(step int) error {
+	ss := t.sampler.State()
+	samplerJSON, err := json.Marshal(ss)
+	if err != nil {
+		return err
+	}
+	rngs := map[string][]byte{}
+	if b, err := t.dropout.MarshalBinary(); err == nil {
+		rngs["dropout"] = b
+	}
+	if t.lora != nil {
+		b, err := t.lora.RNGState()
+		if err != nil {
+			return err
+		}
+		rngs["lora_dropout"] = b
+	}
+	sched := t.sched
+	state := &train.TrainerState{GlobalStep: step, MaxSteps: t.r.Train.MaxSteps, Sampler: samplerJSON,
+		RNGStates: rngs, Schedule: &sched, Epoch: float64(ss.Epoch)}
+	_, err = train.SaveCheckpoint(t.r.OutputDir, state, func(dir string) error {
+		if err := t.writeModel(dir); err != nil {
+			return err
+		}
+		return train.SaveOptimizer(filepath.Join(dir, optimizerFile), t.opt)
+	}, t.r.Train.SaveTotalLimit)
+	return err
+}
+
+// writeModel writes the model (and adapter) with the tokenizer into dir.
+func (t *trainer) writeModel(dir string) error {
+	if err := t.m.Save(dir, model.SaveOptions{}); err != nil {
+		return err
+	}
+	if t.lora != nil {
+		if err := t.m.SaveAdapter(dir, t.r.Model.Path); err != nil {
+			return err
+		}
+	}
+	return setup.WriteTokenizer(t.tok, dir)
+}
+
+// saveFinal writes the final model into OUTPUT_DIR and plots the metrics. With
+// LoRA the adapter is written as PEFT's files beside the base weights.
+func (t *trainer) saveFinal() error {
+	if err := t.writeModel(t.r.OutputDir); err != nil {
+		return err
+	}
+	_, err := train.PlotMetrics(filepath.Join(t.r.OutputDir, metricsFile), t.r.OutputDir)
+	return err
+}
+
+// InitialModel returns the model and tokenizer a run of r starts from, before
+// any training (the "before" of a before/after comparison).
+func InitialModel(r *recipes.Recipe) (*model.Model, *tokenizer.Tokenizer, error) {
+	be, err := setup.Backend(r.Device)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := setup.Tokenizer(r.Model.Tokenizer, r.Model.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := setup.Model(be, r.Model, tok, train.DeriveSeed(r.Train.Seed, "init"))
+	return m, tok, err
+}
