@@ -123,11 +123,12 @@ func attendOne(out, q []float32, kv kvRows, keys []int32, scale float32, sc *att
 		scores[n] = x
 		m = max(m, x)
 	}
+	expShift(scores, scores, m)
 	acc := sc.acc
 	clear(acc)
 	var sum float32
 	for n, j := range keys {
-		p := expf32(scores[n] - m)
+		p := scores[n]
 		sum += p
 		at := int(j) * kv.stride
 		axpyHD(acc, p, kv.v[at:at+kv.hd])

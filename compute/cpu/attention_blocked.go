@@ -164,17 +164,16 @@ func softmaxCausalRow(z []float32, docs []int32, b, T, t int) float32 {
 		}
 		m = max(m, z[j])
 	}
-	var sum float32
-	for j := 0; j <= t; j++ {
-		if row != nil && row[j] != row[t] {
-			z[j] = 0
-			continue
+	expShift(z[:t+1], z[:t+1], m)
+	if row != nil {
+		for j := 0; j <= t; j++ {
+			if row[j] != row[t] {
+				z[j] = 0
+			}
 		}
-		e := expf32(z[j] - m)
-		z[j] = e
-		sum += e
 	}
 	clear(z[t+1:])
+	sum := sum32(z[:t+1])
 	inv := 1 / sum
 	for j := 0; j <= t; j++ {
 		z[j] *= inv
@@ -235,6 +234,22 @@ func (be *Backend) attentionBackwardBlocked(dQ, dK, dV, dO, O, L, Q, K, V []floa
 	scatterHeads(dQ, sc.og, s)
 }
 
+// sum32 returns Σ x[i] with four independent float32 accumulators.
+func sum32(x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i]
+		s1 += x[i+1]
+		s2 += x[i+2]
+		s3 += x[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
 // softmaxBackwardRow recomputes query t's probabilities p[j] = exp(s[j] − lse)
 // into s and overwrites dp[j] with dS[j] = p[j]·(dp[j] − D)·scale, both 0 for
 // keys the query may not see.
@@ -243,14 +258,13 @@ func softmaxBackwardRow(s, dp []float32, docs []int32, b, T, t int, lse, D, scal
 	if docs != nil {
 		row = docs[b*T : (b+1)*T]
 	}
+	expShift(s[:t+1], s[:t+1], lse)
 	for j := 0; j <= t; j++ {
 		if row != nil && row[j] != row[t] {
 			s[j], dp[j] = 0, 0
 			continue
 		}
-		p := expf32(s[j] - lse)
-		s[j] = p
-		dp[j] = p * (dp[j] - D) * scale
+		dp[j] = s[j] * (dp[j] - D) * scale
 	}
 	clear(s[t+1:])
 	clear(dp[t+1:])
