@@ -40,6 +40,7 @@ type attnBlockedScratch struct {
 	tiles     []attnTile
 	qg, dog   []float32 // [P, T·G, HD] gathered q and dout, rows (t, g)
 	og        []float32 // [P, T·G, HD] out (forward) or dq (backward) before scattering
+	inv       []float32 // [P, T·G] forward: 1/Σ of each row's probabilities
 	s, dp     []float32 // score blocks: scores → probabilities; dP → dS
 	rowBounds []int     // per tile, scratch for the parallel row pass
 }
@@ -114,13 +115,15 @@ func scatterHeads(dst, src []float32, s compute.AttnShape) {
 // attentionBlocked is Attention's implementation (see Attention for the
 // reference loop it equals).
 func (be *Backend) attentionBlocked(O, L, Q, K, V []float32, docs []int32, s compute.AttnShape) {
-	T, NH, NKV, HD := s.T, s.NH, s.NKV, s.HD
+	B, T, NH, NKV, HD := s.B, s.T, s.NH, s.NKV, s.HD
 	G, W := NH/NKV, NKV*HD
 	scale := attnScale(HD)
 	sc := &be.attn
 	tiles, batches, maxBatch := sc.planTiles(s, be.tileTokens())
 	sc.qg = grow(sc.qg, len(Q))
-	sc.og = grow(sc.og, len(Q))
+	rows := B * NH * T
+	sc.og = grow(sc.og, (rows+attnScaleRows)*HD)
+	sc.inv = grow(sc.inv, (rows+attnScaleRows-1)/attnScaleRows*attnScaleRows)
 	sc.s = grow(sc.s, maxBatch)
 	gatherHeads(sc.qg, Q, s)
 
@@ -133,11 +136,11 @@ func (be *Backend) attentionBlocked(O, L, Q, K, V []float32, docs []int32, s com
 		}
 		be.forEachDynamic(len(batch), func(i int) {
 			tl := batch[i]
-			R := (tl.t1 - tl.t0) * G
+			R, p := (tl.t1-tl.t0)*G, tl.b*NKV+tl.kvh
 			for r := range R {
 				t, h := tl.t0+r/G, tl.kvh*G+r%G
 				row := sc.s[tl.off+r*tl.t1 : tl.off+(r+1)*tl.t1]
-				L[(tl.b*NH+h)*T+t] = softmaxCausalRow(row, docs, tl.b, T, t)
+				L[(tl.b*NH+h)*T+t], sc.inv[(p*T+tl.t0)*G+r] = softmaxCausalRow(row, docs, tl.b, T, t)
 			}
 		})
 		for _, tl := range batch {
@@ -146,23 +149,44 @@ func (be *Backend) attentionBlocked(O, L, Q, K, V []float32, docs []int32, s com
 			be.gemmLD(oi, sc.s[tl.off:], V[tl.b*T*W+tl.kvh*HD:], R, HD, tl.t1, false, false, 1, tl.t1, W, 0, HD)
 		}
 	}
+	// Normalise each output row by its 1/Σ (HD values instead of t+1).
+	be.forEachDynamic(len(sc.inv)/attnScaleRows, func(i int) {
+		for r := i * attnScaleRows; r < (i+1)*attnScaleRows; r++ {
+			row := sc.og[r*HD : (r+1)*HD]
+			inv := sc.inv[r]
+			for d := range row {
+				row[d] *= inv
+			}
+		}
+	})
 	scatterHeads(O, sc.og, s)
 }
 
-// softmaxCausalRow turns the scores z[0:t1] of query t into probabilities
-// over the keys it may see (j ≤ t in its document; every other entry becomes
-// 0, as the following GEMM reads the whole row) and returns their log-sum-exp.
-func softmaxCausalRow(z []float32, docs []int32, b, T, t int) float32 {
+// attnScaleRows is the number of output rows one worker normalises at a time;
+// attentionBlocked pads og and inv to a multiple of it (the padding rows are
+// scaled but never scattered).
+const attnScaleRows = 64
+
+// softmaxCausalRow turns the scores z[0:t1] of query t into unnormalised
+// probabilities e^(z[j]−max) over the keys it may see (j ≤ t in its document;
+// every other entry becomes 0, as the following GEMM reads the whole row). It
+// returns the log-sum-exp of the scores and 1/Σ, by which the caller scales
+// the output row instead of normalising t+1 probabilities.
+func softmaxCausalRow(z []float32, docs []int32, b, T, t int) (lse, inv float32) {
 	var row []int32
 	if docs != nil {
 		row = docs[b*T : (b+1)*T]
 	}
-	m := float32(math.Inf(-1))
-	for j := 0; j <= t; j++ {
-		if row != nil && row[j] != row[t] {
-			continue
+	var m float32
+	if row == nil {
+		m = maxOf(z[:t+1])
+	} else {
+		m = float32(math.Inf(-1))
+		for j := 0; j <= t; j++ {
+			if row[j] == row[t] && z[j] > m {
+				m = z[j]
+			}
 		}
-		m = max(m, z[j])
 	}
 	expShift(z[:t+1], z[:t+1], m)
 	if row != nil {
@@ -174,11 +198,7 @@ func softmaxCausalRow(z []float32, docs []int32, b, T, t int) float32 {
 	}
 	clear(z[t+1:])
 	sum := sum32(z[:t+1])
-	inv := 1 / sum
-	for j := 0; j <= t; j++ {
-		z[j] *= inv
-	}
-	return m + float32(math.Log(float64(sum)))
+	return m + float32(math.Log(float64(sum))), 1 / sum
 }
 
 // attentionBackwardBlocked is AttentionBackward's implementation. Per tile,

@@ -314,21 +314,24 @@ func TestAttentionRejectsBadShapes(t *testing.T) {
 func BenchmarkAttention(b *testing.B) {
 	s := compute.AttnShape{B: 4, T: 256, NH: 8, NKV: 2, HD: 32}
 	in := newAttnInputs(1, s, nil)
-	be := New()
-	out, lse := in.forward(be)
-	dout := randNormals(rand.New(rand.NewPCG(2, 2)), len(out))
-	dq, dk, dv := make([]float32, len(in.q)), make([]float32, len(in.k)), make([]float32, len(in.v))
-	b.Run("forward", func(b *testing.B) {
-		for b.Loop() {
-			be.Attention(Wrap(out), Wrap(lse), Wrap(in.q), Wrap(in.k), Wrap(in.v), nil, s)
-		}
-	})
-	b.Run("backward", func(b *testing.B) {
-		for b.Loop() {
-			be.AttentionBackward(Wrap(dq), Wrap(dk), Wrap(dv), Wrap(dout), Wrap(out), Wrap(lse),
-				Wrap(in.q), Wrap(in.k), Wrap(in.v), nil, s)
-		}
-	})
+	for _, tile := range []int{0, 32, 128, 256} {
+		be := New()
+		be.attnTile = tile
+		out, lse := in.forward(be)
+		dout := randNormals(rand.New(rand.NewPCG(2, 2)), len(out))
+		dq, dk, dv := make([]float32, len(in.q)), make([]float32, len(in.k)), make([]float32, len(in.v))
+		b.Run(fmt.Sprintf("forward/tile=%d", be.tileTokens()), func(b *testing.B) {
+			for b.Loop() {
+				be.Attention(Wrap(out), Wrap(lse), Wrap(in.q), Wrap(in.k), Wrap(in.v), nil, s)
+			}
+		})
+		b.Run(fmt.Sprintf("backward/tile=%d", be.tileTokens()), func(b *testing.B) {
+			for b.Loop() {
+				be.AttentionBackward(Wrap(dq), Wrap(dk), Wrap(dv), Wrap(dout), Wrap(out), Wrap(lse),
+					Wrap(in.q), Wrap(in.k), Wrap(in.v), nil, s)
+			}
+		})
+	}
 }
 
 // Scratch comes from a pool and is reused: a call allocates a few closures,

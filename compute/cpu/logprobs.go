@@ -202,14 +202,32 @@ func expShiftedSum(z []float32, mx float32) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// maxOf returns the largest of z (−Inf for an empty z) with four
+// independent running maxima, so the compares pipeline.
 func maxOf(z []float32) float32 {
-	mx := float32(math.Inf(-1))
-	for _, x := range z {
-		if x > mx {
-			mx = x
+	m0 := float32(math.Inf(-1))
+	m1, m2, m3 := m0, m0, m0
+	i := 0
+	for ; i+4 <= len(z); i += 4 {
+		if z[i] > m0 {
+			m0 = z[i]
+		}
+		if z[i+1] > m1 {
+			m1 = z[i+1]
+		}
+		if z[i+2] > m2 {
+			m2 = z[i+2]
+		}
+		if z[i+3] > m3 {
+			m3 = z[i+3]
 		}
 	}
-	return mx
+	for ; i < len(z); i++ {
+		if z[i] > m0 {
+			m0 = z[i]
+		}
+	}
+	return max(m0, m1, m2, m3)
 }
 
 // checkTokenLogProbs panics when a buffer is shorter than its shape or a

@@ -121,3 +121,39 @@ func BenchmarkMatMul(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatMulModelShapes times the GEMMs of one training step of the
+// issue's config S (N = 1024 tokens, C 256, F 768, KV width 64, LM-head chunks
+// of 256 rows over V 8192): forward y = x·Wᵀ, dx = dy·W and dW += dyᵀ·x.
+func BenchmarkMatMulModelShapes(b *testing.B) {
+	be := New()
+	shapes := []struct {
+		name           string
+		m, n, k        int
+		transA, transB bool
+	}{
+		{"fwd qo 1024x256x256", 1024, 256, 256, false, true},
+		{"fwd kv 1024x64x256", 1024, 64, 256, false, true},
+		{"fwd gate 1024x768x256", 1024, 768, 256, false, true},
+		{"fwd down 1024x256x768", 1024, 256, 768, false, true},
+		{"dx gate 1024x256x768", 1024, 256, 768, false, false},
+		{"dW gate 768x256x1024", 768, 256, 1024, true, false},
+		{"dW kv 64x256x1024", 64, 256, 1024, true, false},
+		{"lm logits 256x8192x256", 256, 8192, 256, false, true},
+		{"lm dh 256x256x8192", 256, 256, 8192, false, false},
+		{"lm dW 8192x256x256", 8192, 256, 256, true, false},
+	}
+	for _, s := range shapes {
+		b.Run(s.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			x := randSlice(rng, s.m*s.k, 1)
+			w := randSlice(rng, s.k*s.n, 1)
+			y := make([]float32, s.m*s.n)
+			for b.Loop() {
+				be.MatMul(Wrap(y), Wrap(x), Wrap(w), s.m, s.n, s.k, s.transA, s.transB, 1, 1)
+			}
+			flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
