@@ -63,7 +63,10 @@ func (tb *timedBackend) AttentionBackward(dq, dk, dv, do, o, l, q, k, v compute.
 	defer tb.time("AttentionBackward")()
 	tb.Backend.AttentionBackward(dq, dk, dv, do, o, l, q, k, v, docs, s)
 }
-func (tb *timedBackend) SwiGLU(o, g, u compute.Buffer) { defer tb.time("SwiGLU")(); tb.Backend.SwiGLU(o, g, u) }
+func (tb *timedBackend) SwiGLU(o, g, u compute.Buffer) {
+	defer tb.time("SwiGLU")()
+	tb.Backend.SwiGLU(o, g, u)
+}
 func (tb *timedBackend) SwiGLUBackward(dg, du, do, g, u compute.Buffer) {
 	defer tb.time("SwiGLUBackward")()
 	tb.Backend.SwiGLUBackward(dg, du, do, g, u)
