@@ -23,20 +23,35 @@ func (be *Backend) AdamW(param, grad, m, v compute.Buffer, step int, lr, beta1, 
 
 	bc1 := 1 - math.Pow(float64(beta1), float64(step))
 	bc2 := 1 - math.Pow(float64(beta2), float64(step))
-	stepSize := float32(float64(lr) / bc1)
-	bc2Sqrt := float32(math.Sqrt(bc2))
-	decay := 1 - lr*weightDecay
-	oneMinusB1 := 1 - beta1
-	oneMinusB2 := 1 - beta2
-
+	c := adamwConsts{
+		oneMinusB1: 1 - beta1, beta2: beta2, oneMinusB2: 1 - beta2,
+		bc2Sqrt: float32(math.Sqrt(bc2)), eps: eps, decay: 1 - lr*weightDecay,
+		stepSize: float32(float64(lr) / bc1),
+	}
 	be.elementwise(len(p), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			gi := g[i]
-			mi := mm[i] + oneMinusB1*(gi-mm[i])
-			vi := beta2*vv[i] + oneMinusB2*gi*gi
-			mm[i], vv[i] = mi, vi
-			denom := float32(math.Sqrt(float64(vi)))/bc2Sqrt + eps
-			p[i] = p[i]*decay - stepSize*(mi/denom)
+		if hasAVX2 {
+			lo += adamwAVX2(p[lo:hi], g[lo:hi], mm[lo:hi], vv[lo:hi], &c)
 		}
+		adamwScalar(p[lo:hi], g[lo:hi], mm[lo:hi], vv[lo:hi], &c)
 	})
+}
+
+// adamwConsts are the per-step constants of the update (layout shared with
+// adamw_amd64.s: seven float32 in this order).
+type adamwConsts struct {
+	oneMinusB1, beta2, oneMinusB2, bc2Sqrt, eps, decay, stepSize float32
+}
+
+// adamwScalar is the reference loop; adamw_amd64.s performs the same
+// operations in the same order, eight elements at a time.
+func adamwScalar(p, g, mm, vv []float32, c *adamwConsts) {
+	g, mm, vv = g[:len(p)], mm[:len(p)], vv[:len(p)]
+	for i := range p {
+		gi := g[i]
+		mi := mm[i] + c.oneMinusB1*(gi-mm[i])
+		vi := c.beta2*vv[i] + c.oneMinusB2*gi*gi
+		mm[i], vv[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))/c.bc2Sqrt + c.eps
+		p[i] = p[i]*c.decay - c.stepSize*(mi/denom)
+	}
 }

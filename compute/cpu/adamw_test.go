@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -48,5 +49,39 @@ func TestAdamWMatchesFloat64Reference(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// The AVX2 kernel must equal adamwScalar bit for bit, tails included.
+func TestAdamWVectorMatchesScalar(t *testing.T) {
+	for _, n := range []int{1, 8, 13, 1003} {
+		rng := rand.New(rand.NewPCG(uint64(n), 9))
+		p, g := randSlice(rng, n, 1), randSlice(rng, n, 0.1)
+		m, v := randSlice(rng, n, 0.01), randSlice(rng, n, 0.001)
+		for i := range v {
+			v[i] = v[i] * v[i]
+		}
+		p2, m2, v2 := slices.Clone(p), slices.Clone(m), slices.Clone(v)
+		be := &Backend{workers: 1}
+		be.AdamW(Wrap(p), Wrap(g), Wrap(m), Wrap(v), 3, 1e-3, 0.9, 0.999, 1e-8, 0.01)
+		c := adamwConsts{oneMinusB1: 1 - float32(0.9), beta2: 0.999, oneMinusB2: 1 - float32(0.999),
+			bc2Sqrt: float32(math.Sqrt(1 - math.Pow(float64(float32(0.999)), 3))), eps: 1e-8,
+			decay: 1 - float32(1e-3)*float32(0.01), stepSize: float32(float64(float32(1e-3)) / (1 - math.Pow(float64(float32(0.9)), 3)))}
+		adamwScalar(p2, g, m2, v2, &c)
+		require.Equal(t, p2, p, "n=%d params", n)
+		require.Equal(t, m2, m, "n=%d m", n)
+		require.Equal(t, v2, v, "n=%d v", n)
+	}
+}
+
+func BenchmarkAdamW(b *testing.B) {
+	const n = 7 << 20 // about config S's 7.2M parameters
+	rng := rand.New(rand.NewPCG(1, 1))
+	p, g := randSlice(rng, n, 1), randSlice(rng, n, 0.1)
+	m, v := make([]float32, n), make([]float32, n)
+	be := New()
+	b.SetBytes(7 * 4 * n)
+	for step := 1; b.Loop(); step++ {
+		be.AdamW(Wrap(p), Wrap(g), Wrap(m), Wrap(v), step, 1e-3, 0.9, 0.999, 1e-8, 0.01)
 	}
 }

@@ -11,3 +11,12 @@ var hasExpAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //
 //go:noescape
 func expShiftAVX2(dst, src []float32, shift float32) int
+
+// hasAVX2 selects the AVX2 AdamW kernel (adamw_amd64.s).
+var hasAVX2 = cpu.X86.HasAVX2
+
+// adamwAVX2 applies adamwScalar's update to whole blocks of 8 of p (g, m, v at
+// least as long) and returns how many elements it updated.
+//
+//go:noescape
+func adamwAVX2(p, g, m, v []float32, c *adamwConsts) int
