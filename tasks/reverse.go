@@ -36,7 +36,7 @@ type Reverse struct {
 }
 
 // NewReverse returns the demo's reversal task over words of 3 to 6 letters.
-func NewReverse() Reverse { return Reverse{MinLen: 3, MaxLen: 6} }
+func NewReverse() Reverse { return Reverse{MinLen: 5, MaxLen: 5} }
 
 // Name implements Task.
 func (Reverse) Name() string { return "reverse" }

@@ -218,7 +218,13 @@ func TestTokenLogProbsBadTargetPanics(t *testing.T) {
 
 func BenchmarkTokenLogProbs(b *testing.B) {
 	const N, C, V = 1024, 256, 8192
-	for name, be := range testBackends() {
+	backends := testBackends()
+	for _, rows := range []int{256, 1024} {
+		be := New()
+		be.lmHead.rows = rows
+		backends[fmt.Sprintf("default-rows%d", rows)] = be
+	}
+	for name, be := range backends {
 		for _, withGrad := range []bool{false, true} {
 			b.Run(fmt.Sprintf("%s/grad=%v", name, withGrad), func(b *testing.B) {
 				lc := newLMHeadCase(1, N, C, V, 0, 0)
