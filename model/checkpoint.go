@@ -90,6 +90,8 @@ type SaveOptions struct {
 	DType safetensors.DType
 	// MaxShardBytes splits the weights into shards above this size (0: one file).
 	MaxShardBytes int64
+	// Extra tensors saved beside the model's (a reward model's score.weight).
+	Extra []safetensors.Tensor
 }
 
 // Save writes the model to dir in Hugging Face layout: config.json,
@@ -102,7 +104,8 @@ func (m *Model) Save(dir string, opts SaveOptions) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("model: save: %w", err)
 	}
-	if err := safetensors.WriteDir(dir, m.HostTensors(), nil, opts.DType, opts.MaxShardBytes); err != nil {
+	tensors := append(m.HostTensors(), opts.Extra...)
+	if err := safetensors.WriteDir(dir, tensors, nil, opts.DType, opts.MaxShardBytes); err != nil {
 		return fmt.Errorf("model: save %s: %w", dir, err)
 	}
 	cfg := *m.Config

@@ -111,6 +111,18 @@ var knownConfigFields = []string{
 	"attention_bias", "mlp_bias", "initializer_range", "num_labels",
 }
 
+// IsSequenceClassifier reports whether the config describes a
+// LlamaForSequenceClassification (a reward or value model): the trunk without
+// an LM head; the caller owns the score head.
+func (c *Config) IsSequenceClassifier() bool {
+	for _, a := range c.Architectures {
+		if a == "LlamaForSequenceClassification" {
+			return true
+		}
+	}
+	return false
+}
+
 // HeadDimension is head_dim when the config sets it, hidden_size/num_attention_heads otherwise.
 func (c *Config) HeadDimension() int {
 	if c.HeadDim > 0 {

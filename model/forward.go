@@ -42,9 +42,15 @@ func (m *Model) trunkBackward(p *preparedBatch, a *activations) {
 	be.EmbeddingBackward(m.Grads.Embed, a.dres, p.ids, C)
 }
 
+// ErrNoLMHead is returned by the LM-head entry points of a sequence classifier.
+var ErrNoLMHead = errors.New("model: this is a sequence classifier (no lm_head); use ForwardHidden")
+
 // Forward runs the model on b and returns the mean loss over labelled tokens
 // and their log-probabilities. Activations are kept for Backward.
 func (m *Model) Forward(b *Batch) (*Output, error) {
+	if m.Params.LMHead == nil {
+		return nil, ErrNoLMHead
+	}
 	p, err := m.prepare(b)
 	if err != nil {
 		return nil, err
@@ -84,6 +90,9 @@ func (m *Model) Backward(dlogp []float32) error {
 // gradient is that of the mean loss; gradient accumulation passes
 // 1/(tokens across all micro-batches) instead.
 func (m *Model) ForwardBackward(b *Batch, scale float32) (*Output, error) {
+	if m.Params.LMHead == nil {
+		return nil, ErrNoLMHead
+	}
 	p, err := m.prepare(b)
 	if err != nil {
 		return nil, err
@@ -107,6 +116,9 @@ func (m *Model) ForwardBackward(b *Batch, scale float32) (*Output, error) {
 // Logits returns the full logits (B, T, V) on the host: for debugging and
 // small models only (it materialises B·T·V floats).
 func (m *Model) Logits(b *Batch) ([]float32, error) {
+	if m.Params.LMHead == nil {
+		return nil, ErrNoLMHead
+	}
 	p, err := m.prepare(b)
 	if err != nil {
 		return nil, err
@@ -148,4 +160,37 @@ func (p *preparedBatch) unshift(perLabel []float32) []float32 {
 		}
 	}
 	return out
+}
+
+// ForwardHidden runs the trunk on b and returns the final-norm hidden states
+// (B·T, C) on the host: the input of any head (a reward model's score, a value
+// head). Activations are kept for BackwardHidden.
+func (m *Model) ForwardHidden(b *Batch) ([]float32, error) {
+	p, err := m.prepare(b)
+	if err != nil {
+		return nil, err
+	}
+	a := m.trunk(p)
+	m.fwd = p
+	h := make([]float32, len(p.ids)*m.Config.HiddenSize)
+	m.be.Download(h, a.lnf)
+	return h, nil
+}
+
+// BackwardHidden accumulates into m.Grads the gradient of a head's loss given
+// dh = dLoss/dhidden (B·T, C) for the batch of the last ForwardHidden.
+func (m *Model) BackwardHidden(dh []float32) error {
+	p := m.fwd
+	if p == nil {
+		return ErrNoForward
+	}
+	if want := len(p.ids) * m.Config.HiddenSize; len(dh) != want {
+		return fmt.Errorf("%w: dh has %d values, want B·T·C = %d", ErrBatch, len(dh), want)
+	}
+	m.EnableGrads()
+	a := m.acts
+	m.be.Upload(a.dln, dh)
+	m.trunkBackward(p, a)
+	m.fwd = nil
+	return nil
 }

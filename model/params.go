@@ -29,7 +29,7 @@ type Params struct {
 	Embed  compute.Buffer // (V, C) model.embed_tokens.weight
 	Layers []LayerParams
 	Norm   compute.Buffer // (C)    model.norm.weight
-	LMHead compute.Buffer // (V, C) lm_head.weight; the same buffer as Embed when tied
+	LMHead compute.Buffer // (V, C) lm_head.weight; the same buffer as Embed when tied; nil for a sequence classifier
 
 	// Flat is the storage every field above is a view of.
 	Flat compute.Buffer
@@ -82,7 +82,7 @@ func (p *Params) layout(cfg *Config) []paramSpec {
 		)
 	}
 	specs = append(specs, paramSpec{"model.norm.weight", []int{C}, &p.Norm, true})
-	if !cfg.TieWordEmbeddings {
+	if !cfg.TieWordEmbeddings && !cfg.IsSequenceClassifier() {
 		specs = append(specs, paramSpec{"lm_head.weight", []int{V, C}, &p.LMHead, false})
 	}
 	return specs
@@ -104,7 +104,7 @@ func NewParams(be compute.Backend, cfg *Config) *Params {
 		off += n
 		p.Tensors = append(p.Tensors, NamedTensor{Name: s.name, Shape: s.shape, Buf: *s.field, Norm: s.norm})
 	}
-	if cfg.TieWordEmbeddings {
+	if cfg.TieWordEmbeddings && !cfg.IsSequenceClassifier() {
 		p.LMHead = p.Embed
 	}
 	return p

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -13,7 +14,26 @@ import (
 	"github.com/posttrain/posttrain/train"
 )
 
-func init() { rootCmd.AddCommand(runCmd()) }
+func init() {
+	rootCmd.AddCommand(runCmd())
+	registerStage(recipes.StageSFT, func(ctx context.Context, r *recipes.Recipe, resume bool, log io.Writer) (string, error) {
+		res, err := sft.Run(ctx, r, sft.Options{Resume: resume, Log: log})
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("trained %d steps: loss %.4f, eval loss %.4f; model in %s",
+			res.Steps, res.TrainLoss, res.EvalLoss, res.OutputDir), nil
+	})
+}
+
+// stageRunner runs one recipe of a stage and returns a one-line summary.
+type stageRunner func(ctx context.Context, r *recipes.Recipe, resume bool, log io.Writer) (string, error)
+
+// stageRunners maps a recipe's stage to its runner; each stage's command file
+// registers its own from init.
+var stageRunners = map[string]stageRunner{}
+
+func registerStage(stage string, run stageRunner) { stageRunners[stage] = run }
 
 func runCmd() *cobra.Command {
 	var resume bool
@@ -39,22 +59,20 @@ func runCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			switch r.Stage {
-			case recipes.StageSFT:
-				res, err := sft.Run(ctx, r, sft.Options{Resume: resume, Log: out})
-				if errors.Is(err, sft.ErrInterrupted) {
-					fmt.Fprintln(out, err)
-					return nil
-				}
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "trained %d steps: loss %.4f, eval loss %.4f; model in %s\n",
-					res.Steps, res.TrainLoss, res.EvalLoss, res.OutputDir)
-				return nil
-			default:
+			runStage, ok := stageRunners[r.Stage]
+			if !ok {
 				return fmt.Errorf("recipe %s: stage %q cannot run yet", args[0], r.Stage)
 			}
+			msg, err := runStage(ctx, r, resume, out)
+			if errors.Is(err, train.ErrInterrupted) || errors.Is(err, sft.ErrInterrupted) {
+				fmt.Fprintln(out, err)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), msg)
+			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&resume, "resume", false, "continue from the newest complete checkpoint in output_dir")
