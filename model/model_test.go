@@ -228,3 +228,37 @@ func TestSamplingIsSeededAndRespectsTopK(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, greedy, k1)
 }
+
+// TestAccumulatedMicroBatchesEqualOneBatch: gradients of micro-batches scaled
+// by 1/(total loss tokens) add up to the gradient of the whole batch, so
+// gradient accumulation normalises by tokens, not by a mean of means.
+func TestAccumulatedMicroBatchesEqualOneBatch(t *testing.T) {
+	e := loadExpected(t)
+	whole := e.batch()
+	T := whole.T
+	row := func(r int) *model.Batch {
+		return &model.Batch{B: 1, T: T, IDs: whole.IDs[r*T : (r+1)*T], Labels: whole.Labels[r*T : (r+1)*T],
+			AttentionMask: whole.AttentionMask[r*T : (r+1)*T]}
+	}
+	two := &model.Batch{B: 2, T: T, IDs: whole.IDs[T:], Labels: whole.Labels[T:], AttentionMask: whole.AttentionMask[T:]}
+
+	be := cpu.New()
+	ref := loadTiny(t, be, "tiny-llama3")
+	probe, err := ref.Forward(whole)
+	require.NoError(t, err)
+	total := float32(probe.NumTokens)
+	_, err = ref.ForwardBackward(whole, 1/total)
+	require.NoError(t, err)
+
+	acc := loadTiny(t, be, "tiny-llama3")
+	for _, mb := range []*model.Batch{row(0), two} {
+		_, err := acc.ForwardBackward(mb, 1/total)
+		require.NoError(t, err)
+	}
+	for i, g := range ref.Grads.Tensors {
+		want, got := make([]float32, g.Size()), make([]float32, g.Size())
+		be.Download(want, g.Buf)
+		be.Download(got, acc.Grads.Tensors[i].Buf)
+		require.Less(t, relErr(got, want, nil), 1e-5, g.Name)
+	}
+}

@@ -42,6 +42,11 @@ func Override(r *Recipe, kv string) error {
 		v = v.Field(f.index)
 		path = joinPath(path, part)
 	}
+	if v.Kind() == reflect.Pointer && (value == "" || value == "null") {
+		// An optional section is removed with an empty value: model.init= .
+		v.Set(reflect.Zero(v.Type()))
+		return nil
+	}
 	v = derefValue(v)
 	if v.Kind() == reflect.Struct {
 		keys := validKeys(v.Type())

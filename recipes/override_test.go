@@ -89,3 +89,10 @@ func TestShortKeysOverrideTheirSection(t *testing.T) {
 	require.Equal(t, 5, r.Train.SaveSteps)
 	require.Equal(t, 2e-4, r.Optim.LR)
 }
+
+func TestEmptyValueRemovesAnOptionalSection(t *testing.T) {
+	r, err := Load("sft-tiny", []string{"model.init=", "model.path=/m"})
+	require.NoError(t, err)
+	require.Nil(t, r.Model.Init)
+	require.Equal(t, "/m", r.Model.Path)
+}
