@@ -19,6 +19,7 @@ const (
 	DPOHinge   = "hinge"
 	DPOIPO     = "ipo"
 	DPORobust  = "robust"
+	DPOSimPO   = "simpo" // length-normalised, target margin simpo_gamma, no reference
 )
 
 // DPOConfig holds the direct preference optimisation options.
@@ -30,6 +31,13 @@ type DPOConfig struct {
 	// LabelSmoothing > 0 gives conservative DPO (sigmoid) or robust DPO.
 	LabelSmoothing float64 `yaml:"label_smoothing"`
 	ReferenceFree  bool    `yaml:"reference_free"`
+	// SimPOGamma is SimPO's target reward margin γ (loss_type simpo).
+	SimPOGamma float64 `yaml:"simpo_gamma"`
+	// RPOAlpha > 0 adds α times the chosen completions' per-token NLL (RPO); 0 disables.
+	RPOAlpha float64 `yaml:"rpo_alpha"`
+	// PrecomputeRefLogProbs scores the whole data set with the reference once before
+	// training and caches the result in output_dir, so no reference is held while training.
+	PrecomputeRefLogProbs bool `yaml:"precompute_ref_log_probs"`
 }
 
 // KL estimators for PPO's per-token penalty.
@@ -59,6 +67,10 @@ type PPOConfig struct {
 	ResponseLength    int     `yaml:"response_length"`
 	Temperature       float64 `yaml:"temperature"`
 	RolloutWorkers    int     `yaml:"rollout_workers"`
+	// KLTarget > 0 turns on the adaptive KL controller (Ziegler et al.): kl_coef
+	// moves towards this per-sequence KL over KLHorizon rollouts.
+	KLTarget  float64 `yaml:"kl_target"`
+	KLHorizon float64 `yaml:"kl_horizon"`
 }
 
 // GRPOConfig holds the group-relative policy optimisation options.
@@ -73,7 +85,17 @@ type GRPOConfig struct {
 	// ScaleRewards divides each group's advantages by its standard deviation.
 	ScaleRewards   bool `yaml:"scale_rewards"`
 	RolloutWorkers int  `yaml:"rollout_workers"`
+	// Advantage is grpo (group-normalised) or rloo (leave-one-out baseline).
+	Advantage string `yaml:"advantage"`
+	// NumIterations is the number of optimizer steps per rollout batch (TRL's μ).
+	NumIterations int `yaml:"num_iterations"`
 }
+
+// GRPO advantage estimators.
+const (
+	AdvantageGRPO = "grpo"
+	AdvantageRLOO = "rloo"
+)
 
 // Default returns a recipe with every default filled in: Hugging Face TrainingArguments for
 // the optimizer and loop, TRL for the stage sections, PEFT for LoRA.
@@ -110,7 +132,7 @@ func Default() *Recipe {
 		},
 		SFT:    SFTConfig{CompletionOnlyLoss: true},
 		Reward: RewardConfig{},
-		DPO:    DPOConfig{Beta: 0.1, LossType: DPOSigmoid},
+		DPO:    DPOConfig{Beta: 0.1, LossType: DPOSigmoid, SimPOGamma: 0.5},
 		PPO: PPOConfig{
 			KLCoef:         0.05,
 			KLEstimator:    KLK1,
@@ -124,6 +146,7 @@ func Default() *Recipe {
 			ResponseLength: 53,
 			Temperature:    0.7,
 			RolloutWorkers: 1,
+			KLHorizon:      10000,
 		},
 		GRPO: GRPOConfig{
 			NumGenerations:      8,
@@ -132,6 +155,8 @@ func Default() *Recipe {
 			Temperature:         1.0,
 			ScaleRewards:        true,
 			RolloutWorkers:      1,
+			Advantage:           AdvantageGRPO,
+			NumIterations:       1,
 		},
 		Device: "auto",
 	}

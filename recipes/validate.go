@@ -241,8 +241,16 @@ func validateStage(p *problems, r *Recipe) {
 	case StageDPO:
 		d := &r.DPO
 		p.positive("dpo.beta", d.Beta)
-		p.oneOf("dpo.loss_type", d.LossType, DPOSigmoid, DPOHinge, DPOIPO, DPORobust)
+		p.oneOf("dpo.loss_type", d.LossType, DPOSigmoid, DPOHinge, DPOIPO, DPORobust, DPOSimPO)
 		p.inRange("dpo.label_smoothing", d.LabelSmoothing, 0, 0.5)
+		if d.LabelSmoothing > 0 && (d.LossType == DPOHinge || d.LossType == DPOIPO) {
+			p.addf("dpo.label_smoothing", "applies only to loss_type sigmoid, robust or simpo, but loss_type is %q", d.LossType)
+		}
+		p.nonNegative("dpo.simpo_gamma", d.SimPOGamma)
+		p.nonNegative("dpo.rpo_alpha", d.RPOAlpha)
+		if d.PrecomputeRefLogProbs && (d.ReferenceFree || d.LossType == DPOSimPO) {
+			p.addf("dpo.precompute_ref_log_probs", "is set but loss_type %q with reference_free %v uses no reference", d.LossType, d.ReferenceFree)
+		}
 	case StagePPO:
 		c := &r.PPO
 		if c.RewardModel == "" {
@@ -257,6 +265,10 @@ func validateStage(p *problems, r *Recipe) {
 		p.inRange("ppo.lam", c.Lambda, 0, 1.0000001)
 		p.positive("ppo.temperature", c.Temperature)
 		p.nonNegative("ppo.missing_eos_penalty", c.MissingEOSPenalty)
+		p.nonNegative("ppo.kl_target", c.KLTarget)
+		if c.KLTarget > 0 {
+			p.positive("ppo.kl_horizon", c.KLHorizon)
+		}
 		for _, f := range []struct {
 			key string
 			v   int
@@ -281,6 +293,10 @@ func validateStage(p *problems, r *Recipe) {
 		}
 		if g.RolloutWorkers < 1 {
 			p.addf("grpo.rollout_workers", "must be >= 1, found %d", g.RolloutWorkers)
+		}
+		p.oneOf("grpo.advantage", g.Advantage, AdvantageGRPO, AdvantageRLOO)
+		if g.NumIterations < 1 {
+			p.addf("grpo.num_iterations", "must be >= 1, found %d", g.NumIterations)
 		}
 	}
 }

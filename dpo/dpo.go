@@ -1,0 +1,337 @@
+// Package dpo is the direct preference optimisation stage (TRL's DPOTrainer):
+// a policy trained on (prompt, chosen, rejected) pairs against a frozen
+// reference. Like the sft recipe it reads top to bottom: setup, the reference,
+// the training loop, checkpointing.
+//
+// Chosen and rejected completions of a batch of P pairs go through the policy
+// as one concatenated batch of 2P rows; the loss (objective.DPO) is a function
+// of each row's summed completion log-prob, so its gradient enters the model
+// as d loss / d logp on every completion token of the row (model.Backward).
+package dpo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/posttrain/posttrain/compute"
+	"github.com/posttrain/posttrain/compute/cpu"
+	"github.com/posttrain/posttrain/datasets"
+	"github.com/posttrain/posttrain/internal/setup"
+	"github.com/posttrain/posttrain/model"
+	"github.com/posttrain/posttrain/objective"
+	"github.com/posttrain/posttrain/recipes"
+	"github.com/posttrain/posttrain/tokenizer"
+	"github.com/posttrain/posttrain/train"
+)
+
+// ErrInterrupted is returned when a signal stopped the run after a checkpoint was saved.
+var ErrInterrupted = errors.New("dpo: interrupted; a checkpoint was saved, continue with --resume")
+
+// Options are the run-time choices that are not part of the recipe.
+type Options struct {
+	Resume bool
+	// Log receives the progress bar or progress lines (nil: discarded).
+	Log io.Writer
+}
+
+// Result summarises a finished run.
+type Result struct {
+	OutputDir string
+	Steps     int
+	// Metrics are the last logging window's (TRL names: loss, rewards/chosen, ...).
+	Metrics map[string]float64
+	// EvalMetrics are the last evaluation's, prefixed eval_ (nil without eval data).
+	EvalMetrics map[string]float64
+	Model       *model.Model
+	Tokenizer   *tokenizer.Tokenizer
+	DataReport  datasets.Report
+	Resumed     int // the step the run resumed from (0: a fresh run)
+}
+
+// Files in the output directory besides the model's.
+const (
+	optimizerFile      = "optimizer.safetensors"
+	metricsFile        = "metrics.jsonl"
+	referenceCacheFile = "reference_logps.json"
+)
+
+// trainer is the state of one run.
+type trainer struct {
+	r       *recipes.Recipe
+	cfg     objective.DPOConfig
+	be      compute.Backend
+	tok     *tokenizer.Tokenizer
+	m       *model.Model
+	lora    *model.LoRA
+	ref     reference // nil for reference-free losses
+	params  []train.Param
+	opt     *train.AdamW
+	sched   train.Schedule
+	sampler *datasets.Sampler
+	train   []Pair
+	eval    []Pair
+	report  datasets.Report
+	padID   int32
+}
+
+// Run trains r (stage dpo) and writes the final model to r.OutputDir.
+func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	if r.Stage != recipes.StageDPO {
+		return nil, fmt.Errorf("dpo: recipe %q has stage %q, want %q", r.Name, r.Stage, recipes.StageDPO)
+	}
+	t, start, err := setupRun(r, opts.Resume)
+	if err != nil {
+		return nil, err
+	}
+	res, err := t.loop(ctx, start, opts.Log)
+	if err != nil {
+		return res, err
+	}
+	res.Resumed = start
+	return res, t.saveFinal()
+}
+
+// setupRun builds the trainer, from scratch or from the newest checkpoint.
+func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
+	out := r.OutputDir
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, 0, fmt.Errorf("output_dir: %w", err)
+	}
+	if err := train.CleanStaleTemps(out); err != nil {
+		return nil, 0, err
+	}
+	be, err := setup.Backend(r.Device)
+	if err != nil {
+		return nil, 0, err
+	}
+	t := &trainer{r: r, be: be, cfg: objectiveConfig(r.DPO)}
+
+	ckpt, start := "", 0
+	if resume {
+		dir, step, ok, err := train.LatestCheckpoint(out)
+		if err != nil {
+			return nil, 0, err
+		}
+		if ok {
+			ckpt, start = dir, step
+		}
+	}
+	if ckpt != "" {
+		t.tok, err = tokenizer.Load(ckpt)
+	} else {
+		t.tok, err = setup.Tokenizer(r.Model.Tokenizer, r.Model.Path)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("tokenizer: %w", err)
+	}
+	t.padID = setup.PadID(t.tok)
+	if err := t.prepareData(); err != nil {
+		return nil, 0, err
+	}
+	// The policy: with LoRA the checkpoint holds the base weights and the
+	// adapter beside them; the reference must be the untouched base.
+	if ckpt != "" && !r.LoRA.Enabled {
+		t.m, err = model.Load(be, ckpt)
+	} else {
+		t.m, err = setup.Model(be, r.Model, t.tok, train.DeriveSeed(r.Train.Seed, "init"))
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("policy: %w", err)
+	}
+	if err := t.prepareOptimizer(ckpt); err != nil {
+		return nil, 0, err
+	}
+	if err := t.prepareReference(); err != nil {
+		return nil, 0, err
+	}
+	if ckpt != "" {
+		if err := t.restore(ckpt); err != nil {
+			return nil, 0, err
+		}
+	}
+	return t, start, nil
+}
+
+// prepareData tokenises the train and eval preference pairs and builds the sampler.
+func (t *trainer) prepareData() error {
+	r := t.r
+	format := datasets.FormatPreference
+	if r.Data.Format != "" && r.Data.Format != "auto" {
+		f, err := datasets.ParseFormat(r.Data.Format)
+		if err != nil {
+			return err
+		}
+		format = f
+	}
+	trainRows, evalRows, rep, err := setup.Splits(r.Data, format, r.Train.Seed)
+	if err != nil {
+		return err
+	}
+	t.report = rep
+	opts := datasets.PreferenceOptions{MaxLength: r.Data.MaxLength, SkipBadRows: r.Data.SkipBadRows}
+	encode := func(rows []datasets.Row) ([]Pair, datasets.Report, error) {
+		if len(rows) == 0 {
+			return nil, datasets.Report{}, nil
+		}
+		ex, rep, err := datasets.EncodePreference(rows, t.tok, opts)
+		if err != nil {
+			return nil, rep, err
+		}
+		pairs := make([]Pair, len(ex))
+		for i, e := range ex {
+			pairs[i] = PairFromExample(e)
+		}
+		return pairs, rep, nil
+	}
+	var trainRep datasets.Report
+	if t.train, trainRep, err = encode(trainRows); err != nil {
+		return fmt.Errorf("data.train %s: %w", r.Data.Train, err)
+	}
+	t.report.Dropped += trainRep.Dropped
+	if len(t.train) == 0 {
+		return fmt.Errorf("data.train %s: no preference pairs left (%d dropped as longer than data.max_length %d)",
+			r.Data.Train, trainRep.Dropped, r.Data.MaxLength)
+	}
+	if t.eval, _, err = encode(evalRows); err != nil {
+		return fmt.Errorf("eval data: %w", err)
+	}
+	t.sampler, err = datasets.NewSampler(len(t.train), r.Train.BatchSize, train.DeriveSeed(r.Train.Seed, "sampler"), r.Data.Shuffle)
+	return err
+}
+
+// prepareOptimizer attaches LoRA when asked and builds AdamW over what trains.
+func (t *trainer) prepareOptimizer(ckpt string) error {
+	r := t.r
+	t.m.EnableGrads()
+	if r.LoRA.Enabled {
+		cfg := model.LoRAConfig{Rank: r.LoRA.R, Alpha: r.LoRA.Alpha, Dropout: r.LoRA.Dropout, TargetModules: r.LoRA.TargetModules}
+		var err error
+		if ckpt != "" {
+			t.lora, err = t.m.LoadAdapter(ckpt)
+		} else {
+			t.lora, err = t.m.AttachLoRA(cfg, train.DeriveSeed(r.Train.Seed, "lora"))
+		}
+		if err != nil {
+			return err
+		}
+		for i, p := range t.lora.Tensors {
+			t.params = append(t.params, train.Param{Name: p.Name, Data: cpu.F(p.Buf), Grad: cpu.F(t.lora.Grads[i].Buf), Decay: true})
+		}
+	} else {
+		for i, p := range t.m.Params.Tensors {
+			g := t.m.Grads.Tensors[i]
+			t.params = append(t.params, train.Param{Name: p.Name, Data: cpu.F(p.Buf), Grad: cpu.F(g.Buf), Decay: !p.Norm})
+		}
+	}
+	var err error
+	t.opt, err = train.NewAdamW(t.params, train.AdamWConfig{Beta1: r.Optim.Betas[0], Beta2: r.Optim.Betas[1],
+		Eps: r.Optim.Eps, WeightDecay: r.Optim.WeightDecay})
+	if err != nil {
+		return err
+	}
+	t.sched, err = train.NewSchedule(r.Schedule.Type, r.Optim.LR, r.Schedule.WarmupSteps, r.Train.MaxSteps, r.Schedule.MinLRRatio)
+	return err
+}
+
+// prepareReference sets t.ref: nothing for reference-free losses; the
+// policy's base weights under LoRA (unless dpo.ref_model names another
+// checkpoint); else a second model loaded from dpo.ref_model or model.path.
+// With precompute_ref_log_probs the reference scores every pair once, the
+// values are cached in output_dir, and the model is dropped before training.
+func (t *trainer) prepareReference() error {
+	r := t.r
+	if !usesReference(r.DPO) {
+		return nil
+	}
+	refPath := r.DPO.RefModel
+	if refPath == "" {
+		refPath = r.Model.Path
+	}
+	load := func() (reference, error) {
+		if t.lora != nil && r.DPO.RefModel == "" {
+			return &modelReference{m: t.m, lora: t.lora, padID: t.padID}, nil
+		}
+		mc := r.Model
+		mc.Path = r.DPO.RefModel
+		if mc.Path != "" {
+			mc.Init = nil
+		} else {
+			mc.Path = r.Model.Path // model.init: the same seed rebuilds the same starting weights
+		}
+		m, err := setup.Model(t.be, mc, t.tok, train.DeriveSeed(r.Train.Seed, "init"))
+		if err != nil {
+			return nil, fmt.Errorf("reference model: %w", err)
+		}
+		return &modelReference{m: m, padID: t.padID}, nil
+	}
+	if !r.DPO.PrecomputeRefLogProbs {
+		var err error
+		t.ref, err = load()
+		return err
+	}
+	splits := map[string][]Pair{"train": t.train, "eval": t.eval}
+	fp := fingerprint(fmt.Sprintf("%s|init=%v|seed=%d", refPath, r.Model.Init != nil, r.Train.Seed), splits)
+	path := filepath.Join(r.OutputDir, referenceCacheFile)
+	cache, ok, err := loadReferenceCache(path, fp)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		ref, err := load()
+		if err != nil {
+			return err
+		}
+		if cache, err = precompute(ref, splits, max(r.Train.BatchSize, 1), fp); err != nil {
+			return err
+		}
+		if err := cache.save(path); err != nil {
+			return err
+		}
+	}
+	t.ref = cache
+	return nil
+}
+
+// writeModel writes the model (and adapter) with the tokenizer into dir.
+func (t *trainer) writeModel(dir string) error {
+	if err := t.m.Save(dir, model.SaveOptions{}); err != nil {
+		return err
+	}
+	if t.lora != nil {
+		if err := t.m.SaveAdapter(dir, t.r.Model.Path); err != nil {
+			return err
+		}
+	}
+	return setup.WriteTokenizer(t.tok, dir)
+}
+
+// saveFinal writes the final model into OUTPUT_DIR and plots the metrics.
+func (t *trainer) saveFinal() error {
+	if err := t.writeModel(t.r.OutputDir); err != nil {
+		return err
+	}
+	_, err := train.PlotMetrics(filepath.Join(t.r.OutputDir, metricsFile), t.r.OutputDir)
+	return err
+}
+
+// InitialModel returns the policy and tokenizer a run of r starts from, before
+// any training (the "before" of a before/after comparison).
+func InitialModel(r *recipes.Recipe) (*model.Model, *tokenizer.Tokenizer, error) {
+	be, err := setup.Backend(r.Device)
+	if err != nil {
+		return nil, nil, err
+	}
+	tok, err := setup.Tokenizer(r.Model.Tokenizer, r.Model.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := setup.Model(be, r.Model, tok, train.DeriveSeed(r.Train.Seed, "init"))
+	return m, tok, err
+}

@@ -1,0 +1,244 @@
+package dpo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"path/filepath"
+	"time"
+
+	"github.com/posttrain/posttrain/datasets"
+	"github.com/posttrain/posttrain/train"
+)
+
+// microStep runs forward, loss and backward for the pairs at idx of the
+// training split, with the gradient scaled by scale (1/grad_accum: each
+// micro-batch's loss is a mean over its pairs, as in TRL).
+func (t *trainer) microStep(idx []int, scale float64) (map[string]float64, error) {
+	pairs := pick(t.train, idx)
+	var refChosen, refRejected []float64
+	if t.ref != nil {
+		// Before the policy's forward: a LoRA reference runs on the same model.
+		var err error
+		if refChosen, refRejected, err = t.ref.logps("train", idx, pairs); err != nil {
+			return nil, err
+		}
+	}
+	b, err := concatenated(pairs, t.padID)
+	if err != nil {
+		return nil, err
+	}
+	st, err := forwardRows(t.m, b, true)
+	if err != nil {
+		return nil, err
+	}
+	res, perRow, err := pairLoss(t.cfg, st, refChosen, refRejected)
+	if err != nil {
+		return nil, err
+	}
+	for i := range perRow {
+		perRow[i] *= scale
+	}
+	if err := t.m.Backward(rowGradient(b, perRow)); err != nil {
+		return nil, err
+	}
+	return res.Metrics, nil
+}
+
+func pick(pairs []Pair, idx []int) []Pair {
+	out := make([]Pair, len(idx))
+	for i, j := range idx {
+		out[i] = pairs[j]
+	}
+	return out
+}
+
+// step runs one optimizer step over grad_accum micro-batches and returns its
+// metrics (averaged over the micro-batches) and its lr, grad_norm and speed.
+func (t *trainer) step(step int) (map[string]float64, map[string]float64, error) {
+	t0 := time.Now()
+	t.m.ZeroGrads()
+	if t.lora != nil {
+		t.lora.ZeroGrads(t.be)
+		t.lora.SetTraining(true)
+		defer t.lora.SetTraining(false)
+	}
+	accum := max(t.r.Train.GradAccum, 1)
+	w := newWindow()
+	pairs := 0
+	for range accum {
+		idx := t.sampler.Next()
+		metrics, err := t.microStep(idx, 1/float64(accum))
+		if err != nil {
+			return nil, nil, err
+		}
+		w.add(metrics)
+		pairs += len(idx)
+	}
+	norm := train.ClipGradNorm(t.params, t.r.Optim.GradClip)
+	lr := t.sched.LR(step - 1)
+	if !math.IsInf(norm, 0) && !math.IsNaN(norm) {
+		t.opt.Step(lr)
+	}
+	extra := map[string]float64{"lr": lr, "grad_norm": norm, "pairs_per_s": float64(pairs) / time.Since(t0).Seconds()}
+	return w.mean(""), extra, nil
+}
+
+// Evaluate returns the metrics over the eval split, TRL-named with an eval_
+// prefix, each averaged over eval batches as TRL's evaluation loop does.
+func (t *trainer) evaluate() (map[string]float64, error) {
+	if len(t.eval) == 0 {
+		return nil, nil
+	}
+	if t.lora != nil {
+		t.lora.SetTraining(false)
+	}
+	w := newWindow()
+	bs := max(t.r.Train.BatchSize, 1)
+	for lo := 0; lo < len(t.eval); lo += bs {
+		idx := make([]int, 0, bs)
+		for j := lo; j < min(lo+bs, len(t.eval)); j++ {
+			idx = append(idx, j)
+		}
+		pairs := pick(t.eval, idx)
+		var refChosen, refRejected []float64
+		if t.ref != nil {
+			var err error
+			if refChosen, refRejected, err = t.ref.logps("eval", idx, pairs); err != nil {
+				return nil, err
+			}
+		}
+		b, err := concatenated(pairs, t.padID)
+		if err != nil {
+			return nil, err
+		}
+		st, err := forwardRows(t.m, b, true)
+		if err != nil {
+			return nil, err
+		}
+		res, _, err := pairLoss(t.cfg, st, refChosen, refRejected)
+		if err != nil {
+			return nil, err
+		}
+		w.add(res.Metrics)
+	}
+	return w.mean("eval_"), nil
+}
+
+// loop runs steps start+1..max_steps, logging, evaluating and checkpointing.
+func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result, error) {
+	r := t.r
+	metrics, err := train.OpenMetricsLog(filepath.Join(r.OutputDir, metricsFile), start)
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.Close()
+	bar := train.NewProgress(logw, r.Train.MaxSteps, start, "dpo")
+	res := &Result{OutputDir: r.OutputDir, Model: t.m, Tokenizer: t.tok, DataReport: t.report, Steps: start}
+	win := newWindow()
+	lastSaved := start
+	for step := start + 1; step <= r.Train.MaxSteps; step++ {
+		stepMetrics, extra, err := t.step(step)
+		if err != nil {
+			return nil, fmt.Errorf("dpo step %d: %w", step, err)
+		}
+		win.add(stepMetrics)
+		res.Steps = step
+		vals := map[string]float64{}
+		if step%max(r.Train.LoggingSteps, 1) == 0 || step == r.Train.MaxSteps {
+			vals = win.mean("")
+			res.Metrics = maps.Clone(vals)
+		}
+		if r.Train.EvalSteps > 0 && (step%r.Train.EvalSteps == 0 || step == r.Train.MaxSteps) {
+			ev, err := t.evaluate()
+			if err != nil {
+				return nil, fmt.Errorf("dpo eval at step %d: %w", step, err)
+			}
+			for k, v := range ev {
+				vals[k] = v
+			}
+			if ev != nil {
+				res.EvalMetrics = ev
+			}
+		}
+		bar.Step(step)
+		if len(vals) > 0 {
+			for k, v := range extra {
+				vals[k] = v
+			}
+			if err := metrics.Log(step, vals); err != nil {
+				return nil, err
+			}
+			bar.Log(step, vals)
+		}
+		interrupted := train.Interrupted(ctx)
+		if (r.Train.SaveSteps > 0 && step%r.Train.SaveSteps == 0) || interrupted {
+			if err := t.saveCheckpoint(step); err != nil {
+				return nil, err
+			}
+			lastSaved = step
+		}
+		if interrupted {
+			bar.Finish()
+			return res, fmt.Errorf("%w (step %d)", ErrInterrupted, lastSaved)
+		}
+	}
+	bar.Finish()
+	return res, nil
+}
+
+// saveCheckpoint writes OUTPUT_DIR/checkpoint-STEP atomically.
+func (t *trainer) saveCheckpoint(step int) error {
+	ss := t.sampler.State()
+	samplerJSON, err := json.Marshal(ss)
+	if err != nil {
+		return err
+	}
+	rngs := map[string][]byte{}
+	if t.lora != nil {
+		b, err := t.lora.RNGState()
+		if err != nil {
+			return err
+		}
+		rngs["lora_dropout"] = b
+	}
+	sched := t.sched
+	state := &train.TrainerState{GlobalStep: step, MaxSteps: t.r.Train.MaxSteps, Sampler: samplerJSON,
+		RNGStates: rngs, Schedule: &sched, Epoch: float64(ss.Epoch)}
+	_, err = train.SaveCheckpoint(t.r.OutputDir, state, func(dir string) error {
+		if err := t.writeModel(dir); err != nil {
+			return err
+		}
+		return train.SaveOptimizer(filepath.Join(dir, optimizerFile), t.opt)
+	}, t.r.Train.SaveTotalLimit)
+	return err
+}
+
+// restore loads the optimizer, sampler and RNG state of a checkpoint.
+func (t *trainer) restore(dir string) error {
+	if err := train.LoadOptimizer(filepath.Join(dir, optimizerFile), t.opt); err != nil {
+		return err
+	}
+	st, err := train.LoadTrainerState(dir)
+	if err != nil {
+		return err
+	}
+	var ss datasets.SamplerState
+	if err := json.Unmarshal(st.Sampler, &ss); err != nil {
+		return fmt.Errorf("%s: sampler state: %w", dir, err)
+	}
+	if err := t.sampler.Restore(ss); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	if t.lora != nil {
+		if b, ok := st.RNGStates["lora_dropout"]; ok {
+			if err := t.lora.SetRNGState(b); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
