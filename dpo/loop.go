@@ -168,6 +168,9 @@ func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result,
 		if len(vals) > 0 {
 			for k, v := range extra {
 				vals[k] = v
+				if res.Metrics != nil {
+					res.Metrics[k] = v
+				}
 			}
 			if err := metrics.Log(step, vals); err != nil {
 				return nil, err
