@@ -11,7 +11,6 @@ package dpo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -28,8 +27,9 @@ import (
 	"github.com/posttrain/posttrain/train"
 )
 
-// ErrInterrupted is returned when a signal stopped the run after a checkpoint was saved.
-var ErrInterrupted = errors.New("dpo: interrupted; a checkpoint was saved, continue with --resume")
+// ErrInterrupted is returned when a signal stopped the run after a checkpoint
+// was saved; it wraps train.ErrInterrupted, which the CLI reports as a clean stop.
+var ErrInterrupted = fmt.Errorf("dpo: %w; a checkpoint was saved, continue with --resume", train.ErrInterrupted)
 
 // Options are the run-time choices that are not part of the recipe.
 type Options struct {
