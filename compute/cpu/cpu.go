@@ -65,8 +65,12 @@ func (be *Backend) Upload(dst compute.Buffer, src []float32) { copy(F(dst), src)
 // Download implements compute.Backend.
 func (be *Backend) Download(dst []float32, src compute.Buffer) { copy(dst, F(src)) }
 
-// Zero implements compute.Backend.
-func (be *Backend) Zero(b compute.Buffer) { clear(F(b)) }
+// Zero implements compute.Backend; large buffers (the gradients, every step)
+// are cleared by all workers.
+func (be *Backend) Zero(b compute.Buffer) {
+	x := F(b)
+	be.elementwise(len(x), func(lo, hi int) { clear(x[lo:hi]) })
+}
 
 // Copy implements compute.Backend.
 func (be *Backend) Copy(dst, src compute.Buffer) { copy(F(dst), F(src)) }
