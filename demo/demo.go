@@ -39,6 +39,13 @@ type Summary struct {
 // evalProblems is how many held-out prompts each score uses.
 const evalProblems = 200
 
+// SFT early stopping: accuracy on the first evalDuringSFT held-out prompts,
+// measured every 20 steps, ends the stage once it reaches sftTargetAccuracy.
+const (
+	evalDuringSFT     = 100
+	sftTargetAccuracy = 0.3
+)
+
 // Run runs the demo. overrides are key=value pairs; output_dir=DIR moves the
 // whole run, other keys apply to the SFT stage's recipe (sft-tiny).
 func Run(ctx context.Context, overrides []string, opts Options) (string, error) {
@@ -54,7 +61,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 		}
 		sftOverrides = append(sftOverrides, kv)
 	}
-	r, err := recipes.Load("sft-tiny", append([]string{"output_dir=" + filepath.Join(out, "sft")}, sftOverrides...))
+	r, err := recipes.Load("sft-tiny", append([]string{"output_dir=" + filepath.Join(out, "sft"), "eval_steps=20"}, sftOverrides...))
 	if err != nil {
 		return "", err
 	}
@@ -65,7 +72,17 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	summary := Summary{OutputDir: out, Task: task.Name()}
 
 	fmt.Fprintln(opts.Log, "== stage 1: supervised fine-tuning ==")
-	res, err := sft.Run(ctx, r, sft.Options{Resume: opts.Resume, Log: opts.Log})
+	// SFT stops at the first evaluation whose held-out accuracy reaches
+	// sftTargetAccuracy: a model that is right part of the time, so the
+	// preference and RL stages that start from it have room to show gains.
+	hook := func(step int, m *model.Model, tok *tokenizer.Tokenizer) (map[string]float64, bool, error) {
+		s, err := tasks.Evaluate(m, tok, task, problems[:evalDuringSFT], 16, 50)
+		if err != nil {
+			return nil, false, err
+		}
+		return map[string]float64{"eval_accuracy": s.Accuracy, "eval_reward": s.MeanReward}, s.Accuracy >= sftTargetAccuracy, nil
+	}
+	res, err := sft.Run(ctx, r, sft.Options{Resume: opts.Resume, Log: opts.Log, EvalHook: hook})
 	if err != nil {
 		return "", err
 	}

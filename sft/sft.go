@@ -32,6 +32,10 @@ type Options struct {
 	Resume bool
 	// Log receives the progress bar or progress lines (nil: discarded).
 	Log io.Writer
+	// EvalHook, when set, runs after each evaluation with the model being
+	// trained; its metrics are logged with the step, and stop ends training
+	// early (the model of that step becomes the final model).
+	EvalHook func(step int, m *model.Model, tok *tokenizer.Tokenizer) (metrics map[string]float64, stop bool, err error)
 }
 
 // Result summarises a finished run.
@@ -72,7 +76,7 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := t.loop(ctx, start, opts.Log)
+	res, err := t.loop(ctx, start, opts)
 	if err != nil {
 		return res, err
 	}
@@ -341,7 +345,8 @@ func (t *trainer) evaluate() (float64, error) {
 }
 
 // loop runs steps start+1..max_steps, logging, evaluating and checkpointing.
-func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result, error) {
+func (t *trainer) loop(ctx context.Context, start int, opts Options) (*Result, error) {
+	logw := opts.Log
 	r := t.r
 	metrics, err := train.OpenMetricsLog(filepath.Join(r.OutputDir, metricsFile), start)
 	if err != nil {
@@ -351,6 +356,7 @@ func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result,
 	bar := train.NewProgress(logw, r.Train.MaxSteps, start, "sft")
 	res := &Result{OutputDir: r.OutputDir, Model: t.m, Tokenizer: t.tok, EvalLoss: math.NaN()}
 	lastSaved := start
+	stopEarly := false
 	for step := start + 1; step <= r.Train.MaxSteps; step++ {
 		vals, err := t.step(step)
 		if err != nil {
@@ -362,6 +368,16 @@ func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result,
 				return nil, err
 			}
 			vals["eval_loss"] = res.EvalLoss
+			if opts.EvalHook != nil {
+				extra, stop, err := opts.EvalHook(step, t.m, t.tok)
+				if err != nil {
+					return nil, err
+				}
+				for k, v := range extra {
+					vals[k] = v
+				}
+				stopEarly = stop
+			}
 		}
 		bar.Step(step)
 		if step%max(r.Train.LoggingSteps, 1) == 0 || step == r.Train.MaxSteps || vals["eval_loss"] != 0 {
@@ -380,6 +396,9 @@ func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result,
 		if interrupted {
 			bar.Finish()
 			return res, fmt.Errorf("%w (step %d)", ErrInterrupted, lastSaved)
+		}
+		if stopEarly {
+			break
 		}
 	}
 	bar.Finish()
