@@ -76,6 +76,8 @@ type trainer struct {
 	eval    []Pair
 	report  datasets.Report
 	padID   int32
+	// maxSteps is train.max_steps, or train.epochs passes over the train pairs.
+	maxSteps int
 }
 
 // Run trains r (stage dpo) and writes the final model to r.OutputDir.
@@ -202,6 +204,7 @@ func (t *trainer) prepareData() error {
 	if t.eval, _, err = encode(evalRows); err != nil {
 		return fmt.Errorf("eval data: %w", err)
 	}
+	t.maxSteps = train.TotalSteps(len(t.train), r.Train.BatchSize, r.Train.GradAccum, r.Train.Epochs, r.Train.MaxSteps)
 	t.sampler, err = datasets.NewSampler(len(t.train), r.Train.BatchSize, train.DeriveSeed(r.Train.Seed, "sampler"), r.Data.Shuffle)
 	return err
 }
@@ -236,7 +239,7 @@ func (t *trainer) prepareOptimizer(ckpt string) error {
 	if err != nil {
 		return err
 	}
-	t.sched, err = train.NewSchedule(r.Schedule.Type, r.Optim.LR, r.Schedule.WarmupSteps, r.Train.MaxSteps, r.Schedule.MinLRRatio)
+	t.sched, err = train.NewSchedule(r.Schedule.Type, r.Optim.LR, r.Schedule.WarmupSteps, t.maxSteps, r.Schedule.MinLRRatio)
 	return err
 }
 

@@ -136,11 +136,11 @@ func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result,
 		return nil, err
 	}
 	defer metrics.Close()
-	bar := train.NewProgress(logw, r.Train.MaxSteps, start, "dpo")
+	bar := train.NewProgress(logw, t.maxSteps, start, "dpo")
 	res := &Result{OutputDir: r.OutputDir, Model: t.m, Tokenizer: t.tok, DataReport: t.report, Steps: start}
 	win := newWindow()
 	lastSaved := start
-	for step := start + 1; step <= r.Train.MaxSteps; step++ {
+	for step := start + 1; step <= t.maxSteps; step++ {
 		stepMetrics, extra, err := t.step(step)
 		if err != nil {
 			return nil, fmt.Errorf("dpo step %d: %w", step, err)
@@ -148,11 +148,11 @@ func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result,
 		win.add(stepMetrics)
 		res.Steps = step
 		vals := map[string]float64{}
-		if step%max(r.Train.LoggingSteps, 1) == 0 || step == r.Train.MaxSteps {
+		if step%max(r.Train.LoggingSteps, 1) == 0 || step == t.maxSteps {
 			vals = win.mean("")
 			res.Metrics = maps.Clone(vals)
 		}
-		if r.Train.EvalSteps > 0 && (step%r.Train.EvalSteps == 0 || step == r.Train.MaxSteps) {
+		if r.Train.EvalSteps > 0 && (step%r.Train.EvalSteps == 0 || step == t.maxSteps) {
 			ev, err := t.evaluate()
 			if err != nil {
 				return nil, fmt.Errorf("dpo eval at step %d: %w", step, err)
@@ -209,7 +209,7 @@ func (t *trainer) saveCheckpoint(step int) error {
 		rngs["lora_dropout"] = b
 	}
 	sched := t.sched
-	state := &train.TrainerState{GlobalStep: step, MaxSteps: t.r.Train.MaxSteps, Sampler: samplerJSON,
+	state := &train.TrainerState{GlobalStep: step, MaxSteps: t.maxSteps, Sampler: samplerJSON,
 		RNGStates: rngs, Schedule: &sched, Epoch: float64(ss.Epoch)}
 	_, err = train.SaveCheckpoint(t.r.OutputDir, state, func(dir string) error {
 		if err := t.writeModel(dir); err != nil {
