@@ -2,7 +2,6 @@ package reward
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -21,8 +20,9 @@ import (
 	"github.com/posttrain/posttrain/train"
 )
 
-// ErrInterrupted is returned when a signal stopped the run after a checkpoint was saved.
-var ErrInterrupted = errors.New("reward: interrupted; a checkpoint was saved, continue with --resume")
+// ErrInterrupted is returned when a signal stopped the run after a checkpoint
+// was saved; it wraps train.ErrInterrupted, which the CLI reports as a clean stop.
+var ErrInterrupted = fmt.Errorf("reward: a checkpoint was saved, continue with --resume: %w", train.ErrInterrupted)
 
 // Options are the run-time choices that are not part of the recipe.
 type Options struct {
