@@ -4,20 +4,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 func TestLoadLlama3(t *testing.T) {
-	start := time.Now()
+	// Load time is measured by BenchmarkLoad, not asserted here.
 	tok, err := Load(filepath.Join(fixtureDir, "llama3"))
-	elapsed := time.Since(start)
 	require.NoError(t, err)
-	t.Logf("Load took %v", elapsed)
-	// About 0.25 s on one core; the bound is loose for busy CI machines.
-	assert.Less(t, elapsed, 3*time.Second, "loading the 9 MB tokenizer.json")
 
 	assert.Equal(t, 128256, tok.VocabSize())
 	bos, ok := tok.TokenID("<|begin_of_text|>")
@@ -125,5 +120,13 @@ func TestLoadTinyTokenizer(t *testing.T) {
 			assert.Equal(t, []int32{300, '<', 's', '>', hello, 302, w, 'o', 'r', 'l', 'd', '<', '/', 's', '>'},
 				tok.Encode("<s>hello<tool> world</s>", EncodeOptions{BOS: true}))
 		})
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	for b.Loop() {
+		if _, err := Load(filepath.Join(fixtureDir, "llama3")); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
