@@ -36,7 +36,8 @@ type DPOConfig struct {
 	// RPOAlpha > 0 adds α times the chosen completions' per-token NLL (RPO); 0 disables.
 	RPOAlpha float64 `yaml:"rpo_alpha"`
 	// PrecomputeRefLogProbs scores the whole data set with the reference once before
-	// training and caches the result in output_dir, so no reference is held while training.
+	// training and caches the result in output_dir, so no reference is held while training
+	// (ignored by losses without a reference).
 	PrecomputeRefLogProbs bool `yaml:"precompute_ref_log_probs"`
 }
 

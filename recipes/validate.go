@@ -248,9 +248,6 @@ func validateStage(p *problems, r *Recipe) {
 		}
 		p.nonNegative("dpo.simpo_gamma", d.SimPOGamma)
 		p.nonNegative("dpo.rpo_alpha", d.RPOAlpha)
-		if d.PrecomputeRefLogProbs && (d.ReferenceFree || d.LossType == DPOSimPO) {
-			p.addf("dpo.precompute_ref_log_probs", "is set but loss_type %q with reference_free %v uses no reference", d.LossType, d.ReferenceFree)
-		}
 	case StagePPO:
 		c := &r.PPO
 		if c.RewardModel == "" {
