@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/posttrain/posttrain/compute/cpu"
+	"github.com/posttrain/posttrain/compute/cuda"
 )
 
 func init() {
@@ -19,7 +20,11 @@ func init() {
 			be := cpu.New()
 			fmt.Fprintf(w, "go:    %s %s/%s, GOMAXPROCS %d\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
 			fmt.Fprintf(w, "cpu:   available, %d workers, GEMM: %s\n", be.Workers(), be.BLAS())
-			fmt.Fprintln(w, "cuda:  not available (this build has no CUDA backend yet)")
+			if desc, ok := cuda.Available(); ok {
+				fmt.Fprintf(w, "cuda:  available, %s\n", desc)
+			} else {
+				fmt.Fprintf(w, "cuda:  not available (%s)\n", desc)
+			}
 			return nil
 		},
 	})

@@ -16,6 +16,7 @@ package cuda
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/posttrain/posttrain/compute"
@@ -81,7 +82,7 @@ func Available() (string, bool) {
 				}
 			}
 		}
-		availDesc = err.Error()
+		availDesc = strings.TrimPrefix(err.Error(), ErrNoCUDA.Error()+": ")
 	})
 	return availDesc, availOK
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/posttrain/posttrain/compute"
 	"github.com/posttrain/posttrain/compute/cpu"
+	"github.com/posttrain/posttrain/compute/cuda"
 	"github.com/posttrain/posttrain/datasets"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/recipes"
@@ -22,13 +23,31 @@ import (
 // CharTokenizer is the recipe value that selects the built-in character tokenizer.
 const CharTokenizer = "builtin:chars"
 
-// Backend returns the compute backend for a recipe's device field.
+// Backend returns the compute backend for a recipe's device field: cpu,
+// cuda (cuda:N for device N) or auto (the GPU when one is usable).
 func Backend(device string) (compute.Backend, error) {
 	switch {
-	case device == "" || device == "auto" || device == "cpu":
+	case device == "cpu":
+		return cpu.New(), nil
+	case device == "" || device == "auto":
+		if _, ok := cuda.Available(); ok {
+			return cuda.New()
+		}
 		return cpu.New(), nil
 	case strings.HasPrefix(device, "cuda"):
-		return nil, fmt.Errorf("device %s: this build has no CUDA backend yet; use device=cpu", device)
+		var o cuda.Options
+		if n, ok := strings.CutPrefix(device, "cuda:"); ok {
+			if _, err := fmt.Sscanf(n, "%d", &o.Device); err != nil {
+				return nil, fmt.Errorf("device %q: want cuda or cuda:N", device)
+			}
+		} else if device != "cuda" {
+			return nil, fmt.Errorf("device %q: want cuda or cuda:N", device)
+		}
+		be, err := cuda.NewWithOptions(o)
+		if err != nil {
+			return nil, fmt.Errorf("device %s: %w (use device=cpu on machines without a GPU)", device, err)
+		}
+		return be, nil
 	}
 	return nil, fmt.Errorf("device %q: want auto, cpu or cuda", device)
 }
