@@ -2,6 +2,7 @@ package cuda
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -99,7 +100,7 @@ func TestRowMajorGemmMapsOntoColumnMajorBLAS(t *testing.T) {
 	}
 	const m, n, k = 5, 7, 3
 	for _, tc := range []struct{ transA, transB bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
-		t.Run(strings.ReplaceAll(reflect.ValueOf(tc).String(), " ", ""), func(t *testing.T) {
+		t.Run(fmt.Sprintf("transA=%v,transB=%v", tc.transA, tc.transB), func(t *testing.T) {
 			a, b, c0 := randn(m*k), randn(k*n), randn(m*n)
 			opA := func(i, p int) float32 { // a is [m,k], or [k,m] when transposed
 				if tc.transA {
