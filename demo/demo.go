@@ -10,8 +10,11 @@ import (
 	"io"
 	"path/filepath"
 
+	"github.com/posttrain/posttrain/dpo"
 	"github.com/posttrain/posttrain/model"
+	"github.com/posttrain/posttrain/ppo"
 	"github.com/posttrain/posttrain/recipes"
+	"github.com/posttrain/posttrain/reward"
 	"github.com/posttrain/posttrain/sft"
 	"github.com/posttrain/posttrain/tasks"
 	"github.com/posttrain/posttrain/tokenizer"
@@ -31,9 +34,26 @@ type StageScore struct {
 
 // Summary is summary.json.
 type Summary struct {
-	OutputDir string     `json:"output_dir"`
-	Task      string     `json:"task"`
-	SFT       StageScore `json:"sft"`
+	OutputDir string      `json:"output_dir"`
+	Task      string      `json:"task"`
+	SFT       StageScore  `json:"sft"`
+	Reward    RewardScore `json:"reward"`
+	DPO       StageScore  `json:"dpo"`
+	PPO       RLScore     `json:"ppo"`
+	GRPO      RLScore     `json:"grpo"`
+}
+
+// RewardScore is the reward model's held-out preference accuracy.
+type RewardScore struct {
+	Accuracy float64 `json:"accuracy"`
+}
+
+// RLScore is the before/after of an RL stage: mean task reward and accuracy.
+type RLScore struct {
+	RewardBefore   float64 `json:"reward_before"`
+	RewardAfter    float64 `json:"reward_after"`
+	AccuracyBefore float64 `json:"accuracy_before"`
+	AccuracyAfter  float64 `json:"accuracy_after"`
 }
 
 // evalProblems is how many held-out prompts each score uses.
@@ -96,6 +116,53 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	}
 	summary.SFT = StageScore{AccuracyBefore: before.Accuracy, AccuracyAfter: after.Accuracy}
 	fmt.Fprintf(opts.Log, "sft: accuracy %.3f -> %.3f\n", before.Accuracy, after.Accuracy)
+
+	sftDir := filepath.Join(out, "sft")
+	fmt.Fprintln(opts.Log, "== stage 2: reward model from the SFT model ==")
+	rr, err := recipes.Load("demo-reward", []string{"model.path=" + sftDir, "output_dir=" + filepath.Join(out, "reward")})
+	if err != nil {
+		return "", err
+	}
+	rres, err := reward.Run(ctx, rr, reward.Options{Resume: opts.Resume, Log: opts.Log})
+	if err != nil {
+		return "", fmt.Errorf("demo reward stage: %w", err)
+	}
+	if rres.Eval != nil {
+		summary.Reward.Accuracy = rres.Eval.Metrics.Accuracy
+	}
+	fmt.Fprintf(opts.Log, "reward: held-out preference accuracy %.3f\n", summary.Reward.Accuracy)
+
+	fmt.Fprintln(opts.Log, "== stage 3: DPO from the SFT model ==")
+	d, err := dpo.Demo(ctx, sftDir, filepath.Join(out, "dpo"), nil, task, problems, 16, dpo.Options{Resume: opts.Resume, Log: opts.Log})
+	if err != nil {
+		return "", fmt.Errorf("demo dpo stage: %w", err)
+	}
+	summary.DPO = StageScore{AccuracyBefore: d.Before.Accuracy, AccuracyAfter: d.After.Accuracy}
+	fmt.Fprintf(opts.Log, "dpo: accuracy %.3f -> %.3f\n", d.Before.Accuracy, d.After.Accuracy)
+
+	for _, stage := range []struct {
+		name, recipe string
+		run          func(context.Context, *recipes.Recipe, ppo.Options) (*ppo.Result, error)
+		score        *RLScore
+	}{{"PPO", "demo-ppo", ppo.Run, &summary.PPO}, {"GRPO", "demo-grpo", ppo.RunGRPO, &summary.GRPO}} {
+		fmt.Fprintf(opts.Log, "== stage %s from the SFT model, rewarded by the task's checkable answer ==\n", stage.name)
+		pr, err := recipes.Load(stage.recipe, []string{"model.path=" + sftDir, "output_dir=" + filepath.Join(out, stage.recipe[len("demo-"):])})
+		if err != nil {
+			return "", err
+		}
+		res, err := stage.run(ctx, pr, ppo.Options{Resume: opts.Resume, Log: opts.Log})
+		if err != nil {
+			return "", fmt.Errorf("demo %s stage: %w", stage.name, err)
+		}
+		afterRL, err := tasks.Evaluate(res.Model, res.Tokenizer, task, problems, 16, 50)
+		if err != nil {
+			return "", err
+		}
+		*stage.score = RLScore{RewardBefore: after.MeanReward, RewardAfter: afterRL.MeanReward,
+			AccuracyBefore: after.Accuracy, AccuracyAfter: afterRL.Accuracy}
+		fmt.Fprintf(opts.Log, "%s: reward %.3f -> %.3f, accuracy %.3f -> %.3f\n", stage.name,
+			after.MeanReward, afterRL.MeanReward, after.Accuracy, afterRL.Accuracy)
+	}
 
 	body, err := json.MarshalIndent(summary, "", "  ")
 	if err != nil {

@@ -68,16 +68,25 @@ func (r Reverse) Problems(split string, n int, seed uint64) ([]Problem, error) {
 	return out, nil
 }
 
-// Wrong implements Task: the word unreversed, or the answer with one letter changed.
+// Wrong implements Task: a wrong answer that differs from the right one at
+// most positions — the word unreversed, a random word, or the answer rotated by
+// one letter — so that a small reward model can learn to tell them apart.
 func (r Reverse) Wrong(p Problem, rng *rand.Rand) string {
 	word := strings.TrimPrefix(p.Prompt, "reverse ")
-	if rng.IntN(3) == 0 && word != p.Answer {
-		return word
+	for {
+		var w string
+		switch rng.IntN(3) {
+		case 0:
+			w = word
+		case 1:
+			w = randomWord(rng, len(p.Answer))
+		default:
+			w = p.Answer[1:] + p.Answer[:1]
+		}
+		if w != p.Answer {
+			return w
+		}
 	}
-	b := []byte(p.Answer)
-	i := rng.IntN(len(b))
-	b[i] = byte('a' + (int(b[i]-'a')+1+rng.IntN(25))%26)
-	return string(b)
 }
 
 // Reward implements Task: 1 for the exact answer; otherwise half the fraction
