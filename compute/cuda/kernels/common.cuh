@@ -4,6 +4,11 @@
 
 #define FULL_MASK 0xffffffffu
 
+// NVRTC has no <math.h>, so INFINITY may be undefined there.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
     return v;
