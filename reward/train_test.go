@@ -29,9 +29,9 @@ model:
 data:
   train: builtin:reverse-preference
   max_length: 64
-optim: {lr: 3.0e-3, weight_decay: 0.0}
+optim: {lr: 1.0e-2, weight_decay: 0.0}
 schedule: {type: constant}
-train: {batch_size: 8, max_steps: 8, seed: 7, eval_steps: 4, save_steps: 4, logging_steps: 1}
+train: {batch_size: 16, max_steps: 16, seed: 7, eval_steps: 8, save_steps: 8, logging_steps: 1}
 reward: {center_rewards_coefficient: 0.01}
 `), 0o644))
 	r, err := recipes.Load(path, append([]string{"output_dir=" + out}, overrides...))
@@ -44,21 +44,28 @@ func TestRunTrainsSavesEvaluatesAndResumesExactly(t *testing.T) {
 	r := tinyRecipe(t, out)
 	res, err := reward.Run(context.Background(), r, reward.Options{})
 	require.NoError(t, err)
-	require.Equal(t, 8, res.Steps)
+	require.Equal(t, 16, res.Steps)
 	require.NotNil(t, res.Eval)
 	require.Equal(t, 200, res.Eval.Metrics.Pairs, "the built-in held-out split")
 
 	records, err := train.ReadMetrics(filepath.Join(out, train.MetricsFile))
 	require.NoError(t, err)
-	require.Len(t, records, 8)
-	first, last := records[0].Values, records[7].Values
-	require.Contains(t, records[3].Values, "eval_accuracy")
-	require.Less(t, last["loss"], first["loss"], "the Bradley–Terry loss falls")
+	require.Len(t, records, 16)
+	first := records[0].Values
+	require.Contains(t, records[7].Values, "eval_accuracy")
+	meanLoss := func(rs []train.MetricsRecord) float64 {
+		var s float64
+		for _, r := range rs {
+			s += r.Values["loss"]
+		}
+		return s / float64(len(rs))
+	}
+	require.Less(t, meanLoss(records[12:]), meanLoss(records[:4]), "the Bradley–Terry loss falls")
 	for _, k := range []string{"accuracy", "rewards/chosen", "rewards/rejected", "rewards/margins", "grad_norm", "lr"} {
 		require.Contains(t, first, k)
 	}
 	for _, f := range []string{reward.EvalMetricsFile, reward.EvalPairsFile, reward.EvalHistogramFile, "loss.png", "tokenizer.json",
-		filepath.Join("checkpoint-8", train.OptimizerFile)} {
+		filepath.Join("checkpoint-16", train.OptimizerFile)} {
 		require.FileExists(t, filepath.Join(out, f))
 	}
 
@@ -86,12 +93,12 @@ func TestRunTrainsSavesEvaluatesAndResumesExactly(t *testing.T) {
 		r2 := tinyRecipe(t, out2)
 		_, err := reward.Run(context.Background(), r2, reward.Options{})
 		require.NoError(t, err)
-		// Keep only checkpoint-4, as if the run had stopped after step 4.
-		require.NoError(t, os.RemoveAll(filepath.Join(out2, "checkpoint-8")))
+		// Keep only checkpoint-8, as if the run had stopped after step 8.
+		require.NoError(t, os.RemoveAll(filepath.Join(out2, "checkpoint-16")))
 		require.NoError(t, os.Remove(filepath.Join(out2, "model.safetensors")))
 		resumed, err := reward.Run(context.Background(), r2, reward.Options{Resume: true})
 		require.NoError(t, err)
-		require.Equal(t, 4, resumed.Resumed)
+		require.Equal(t, 8, resumed.Resumed)
 		require.Equal(t, res.Model.Score, resumed.Model.Score, "score head bit for bit")
 		require.Equal(t, res.TrainLoss, resumed.TrainLoss)
 		require.Equal(t, res.Eval.Metrics, resumed.Eval.Metrics)
@@ -100,7 +107,7 @@ func TestRunTrainsSavesEvaluatesAndResumesExactly(t *testing.T) {
 
 func TestRunWithLoRATrainsAdaptersAndHead(t *testing.T) {
 	out := t.TempDir()
-	r := tinyRecipe(t, out, "lora.enabled=true", "lora.r=4", "lora.alpha=8", "lora.dropout=0", "train.max_steps=4", "train.eval_steps=0")
+	r := tinyRecipe(t, out, "lora.enabled=true", "lora.r=4", "lora.alpha=8", "lora.dropout=0", "train.max_steps=4", "train.save_steps=4", "train.eval_steps=0")
 	res, err := reward.Run(context.Background(), r, reward.Options{})
 	require.NoError(t, err)
 	require.FileExists(t, filepath.Join(out, "checkpoint-4", "adapter_model.safetensors"), "checkpoints keep the adapter unmerged")
