@@ -159,7 +159,7 @@ func newSession(r *recipes.Recipe, stage string, st stageSettings, resume bool) 
 	perWorker := (r.Train.BatchSize*st.group + st.workers - 1) / st.workers
 	s.pool, err = rollout.NewPool(rollout.Config{
 		Workers: st.workers, BatchSize: perWorker,
-		NewGenerator: rollout.ForkedModelGenerators(s.policy, func() compute.Backend { return cpu.New() }),
+		NewGenerator: rollout.ForkedModelGenerators(s.policy, func() compute.Backend { return cpu.NewForPool(st.workers) }),
 		Scorer:       s.scorer,
 		Generate: rollout.GenerateOptions{
 			SamplingOptions: model.SamplingOptions{Temperature: st.temperature},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/posttrain/posttrain/compute"
+	"github.com/posttrain/posttrain/compute/cpu"
 	"github.com/posttrain/posttrain/model"
 )
 
@@ -25,7 +27,7 @@ func BenchmarkRolloutWorkers(b *testing.B) {
 	for _, workers := range []int{1, 2, 4} {
 		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			pool, err := NewPool(Config{Workers: workers, BatchSize: 8,
-				NewGenerator: ForkedModelGenerators(m, cpuBackend),
+				NewGenerator: ForkedModelGenerators(m, func() compute.Backend { return cpu.NewForPool(workers) }),
 				Generate: GenerateOptions{SamplingOptions: model.SamplingOptions{Temperature: 1, TopK: 50},
 					MaxNewTokens: 32, Seed: 1}})
 			if err != nil {

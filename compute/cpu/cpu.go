@@ -138,3 +138,16 @@ func NewPureGo() *Backend { return &Backend{workers: defaultWorkers()} }
 
 // Name implements compute.Backend.
 func (be *Backend) Name() string { return "cpu (" + be.BLAS() + ")" }
+
+// NewForPool returns a backend for one of n concurrent workers (rollout
+// generators): its kernels use GOMAXPROCS/n goroutines and the pure-Go GEMM.
+// OpenBLAS's OpenMP threads are process-wide, so n workers each calling it
+// at once oversubscribe the cores and spin against each other (measured: 4
+// workers 15× slower than 2 on 2 cores); Go's scheduler shares cores well.
+// With n ≤ 1 it is New().
+func NewForPool(n int) *Backend {
+	if n <= 1 {
+		return New()
+	}
+	return &Backend{workers: max(1, defaultWorkers()/n)}
+}
