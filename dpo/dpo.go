@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 
 	"github.com/posttrain/posttrain/compute"
@@ -102,37 +101,12 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 
 // setupRun builds the trainer, from scratch or from the newest checkpoint.
 func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
-	out := r.OutputDir
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, 0, fmt.Errorf("output_dir: %w", err)
-	}
-	if err := train.CleanStaleTemps(out); err != nil {
-		return nil, 0, err
-	}
-	be, err := setup.Backend(r.Device)
+	st, err := setup.StartRun(r, resume)
 	if err != nil {
 		return nil, 0, err
 	}
-	t := &trainer{r: r, be: be, cfg: objectiveConfig(r.DPO)}
-
-	ckpt, start := "", 0
-	if resume {
-		dir, step, ok, err := train.LatestCheckpoint(out)
-		if err != nil {
-			return nil, 0, err
-		}
-		if ok {
-			ckpt, start = dir, step
-		}
-	}
-	if ckpt != "" {
-		t.tok, err = tokenizer.Load(ckpt)
-	} else {
-		t.tok, err = setup.Tokenizer(r.Model.Tokenizer, r.Model.Path)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("tokenizer: %w", err)
-	}
+	be, ckpt, start := st.Backend, st.Checkpoint, st.Step
+	t := &trainer{r: r, be: be, cfg: objectiveConfig(r.DPO), tok: st.Tokenizer}
 	t.padID = setup.PadID(t.tok)
 	if err := t.prepareData(); err != nil {
 		return nil, 0, err
@@ -304,15 +278,7 @@ func (t *trainer) prepareReference() error {
 
 // writeModel writes the model (and adapter) with the tokenizer into dir.
 func (t *trainer) writeModel(dir string) error {
-	if err := t.m.Save(dir, model.SaveOptions{}); err != nil {
-		return err
-	}
-	if t.lora != nil {
-		if err := t.m.SaveAdapter(dir, t.r.Model.Path); err != nil {
-			return err
-		}
-	}
-	return setup.WriteTokenizer(t.tok, dir)
+	return setup.WriteModelDir(dir, t.m, t.tok, t.r.Model.Path)
 }
 
 // saveFinal writes the final model into OUTPUT_DIR and plots the metrics.
@@ -327,14 +293,5 @@ func (t *trainer) saveFinal() error {
 // InitialModel returns the policy and tokenizer a run of r starts from, before
 // any training (the "before" of a before/after comparison).
 func InitialModel(r *recipes.Recipe) (*model.Model, *tokenizer.Tokenizer, error) {
-	be, err := setup.Backend(r.Device)
-	if err != nil {
-		return nil, nil, err
-	}
-	tok, err := setup.Tokenizer(r.Model.Tokenizer, r.Model.Path)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := setup.Model(be, r.Model, tok, train.DeriveSeed(r.Train.Seed, "init"))
-	return m, tok, err
+	return setup.InitialModel(r)
 }

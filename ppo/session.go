@@ -98,34 +98,12 @@ func newSession(r *recipes.Recipe, stage string, st stageSettings, resume bool) 
 	if r.LoRA.Enabled {
 		return nil, fmt.Errorf("%s: lora.enabled is not supported by this stage yet; train the full model (lora.enabled=false)", stage)
 	}
-	if err := os.MkdirAll(r.OutputDir, 0o755); err != nil {
-		return nil, fmt.Errorf("output_dir: %w", err)
-	}
-	if err := train.CleanStaleTemps(r.OutputDir); err != nil {
-		return nil, err
-	}
-	be, err := setup.Backend(r.Device)
+	start, err := setup.StartRun(r, resume)
 	if err != nil {
 		return nil, err
 	}
-	s := &session{r: r, stage: stage, be: be}
-	if resume {
-		dir, step, ok, err := train.LatestCheckpoint(r.OutputDir)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			s.ckpt, s.start = dir, step
-		}
-	}
-	if s.ckpt != "" {
-		s.tok, err = tokenizer.Load(s.ckpt)
-	} else {
-		s.tok, err = setup.Tokenizer(r.Model.Tokenizer, r.Model.Path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("tokenizer: %w", err)
-	}
+	be := start.Backend
+	s := &session{r: r, stage: stage, be: be, tok: start.Tokenizer, ckpt: start.Checkpoint, start: start.Step}
 	s.padID = setup.PadID(s.tok)
 	initSeed := train.DeriveSeed(r.Train.Seed, "init")
 	if s.ckpt != "" {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -90,37 +89,12 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 
 // setupRun builds the trainer, from scratch or from the newest checkpoint.
 func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
-	out := r.OutputDir
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, 0, fmt.Errorf("output_dir: %w", err)
-	}
-	if err := train.CleanStaleTemps(out); err != nil {
-		return nil, 0, err
-	}
-	be, err := setup.Backend(r.Device)
+	st, err := setup.StartRun(r, resume)
 	if err != nil {
 		return nil, 0, err
 	}
-	t := &trainer{r: r, be: be}
-
-	ckpt, start := "", 0
-	if resume {
-		dir, step, ok, err := train.LatestCheckpoint(out)
-		if err != nil {
-			return nil, 0, err
-		}
-		if ok {
-			ckpt, start = dir, step
-		}
-	}
-	if ckpt != "" {
-		t.tok, err = tokenizer.Load(ckpt)
-	} else {
-		t.tok, err = setup.Tokenizer(r.Model.Tokenizer, r.Model.Path)
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("tokenizer: %w", err)
-	}
+	be, ckpt, start := st.Backend, st.Checkpoint, st.Step
+	t := &trainer{r: r, be: be, tok: st.Tokenizer}
 	if ckpt != "" {
 		t.rm, err = Load(be, ckpt)
 	} else {
