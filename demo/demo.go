@@ -59,8 +59,9 @@ type RLScore struct {
 // evalProblems is how many held-out prompts each score uses.
 const evalProblems = 200
 
-// SFT early stopping: accuracy on the first evalDuringSFT held-out prompts,
-// measured every 20 steps, ends the stage once it reaches sftTargetAccuracy.
+// SFT early stopping: accuracy on evalDuringSFT further held-out prompts (not
+// those reported), measured every 20 steps, ends the stage once it reaches
+// sftTargetAccuracy.
 const (
 	evalDuringSFT     = 100
 	sftTargetAccuracy = 0.3
@@ -85,10 +86,12 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	task, problems, err := tasks.BuiltinProblems(r.Data.Train, "eval", r.Train.Seed, evalProblems)
+	task, heldOut, err := tasks.BuiltinProblems(r.Data.Train, "eval", r.Train.Seed, evalProblems+evalDuringSFT)
 	if err != nil {
 		return "", err
 	}
+	// The prompts that decide when SFT stops are not the ones the summary reports on.
+	problems, stopProblems := heldOut[:evalProblems], heldOut[evalProblems:]
 	summary := Summary{OutputDir: out, Task: task.Name()}
 
 	fmt.Fprintln(opts.Log, "== stage 1: supervised fine-tuning ==")
@@ -96,7 +99,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	// sftTargetAccuracy: a model that is right part of the time, so the
 	// preference and RL stages that start from it have room to show gains.
 	hook := func(step int, m *model.Model, tok *tokenizer.Tokenizer) (map[string]float64, bool, error) {
-		s, err := tasks.Evaluate(m, tok, task, problems[:evalDuringSFT], 16, 50)
+		s, err := tasks.Evaluate(m, tok, task, stopProblems, 16, 50)
 		if err != nil {
 			return nil, false, err
 		}
