@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"os"
 	"sort"
 	"testing"
 	"time"
@@ -80,18 +79,17 @@ func (tb *timedBackend) AdamW(p, g, m, v compute.Buffer, step int, lr, b1, b2, e
 	tb.Backend.AdamW(p, g, m, v, step, lr, b1, b2, eps, wd)
 }
 
-// TestTrainPhases prints the wall time per kernel of config S training steps
-// (set POSTTRAIN_PHASES=1; skipped otherwise, it takes several seconds).
-func TestTrainPhases(t *testing.T) {
-	if os.Getenv("POSTTRAIN_PHASES") == "" {
-		t.Skip("set POSTTRAIN_PHASES=1 to print the per-kernel time of config S")
-	}
+// BenchmarkTrainPhases reports the wall time per kernel of config S training
+// steps (go test -run=NONE -bench=TrainPhases -v ./bench/): where a step's
+// time goes, including the idle gaps a CPU profile does not show.
+func BenchmarkTrainPhases(b *testing.B) {
 	tb := &timedBackend{Backend: cpu.New(), spent: map[string]time.Duration{}}
 	s := configS()
-	s.Steps, s.Warmup = 5, 1
+	s.Steps, s.Warmup = max(b.N, 5), 1
+	steps := float64(s.Steps + s.Warmup)
 	t0 := time.Now()
 	res, err := Train(tb, s)
-	require.NoError(t, err)
+	require.NoError(b, err)
 	total := time.Since(t0)
 	names := make([]string, 0, len(tb.spent))
 	var sum time.Duration
@@ -101,7 +99,8 @@ func TestTrainPhases(t *testing.T) {
 	}
 	sort.Slice(names, func(i, j int) bool { return tb.spent[names[i]] > tb.spent[names[j]] })
 	for _, n := range names {
-		t.Logf("%-18s %8.1f ms/step  %5.1f%%", n, tb.spent[n].Seconds()*1e3/6, 100*tb.spent[n].Seconds()/total.Seconds())
+		b.Logf("%-18s %8.1f ms/step  %5.1f%%", n, tb.spent[n].Seconds()*1e3/steps, 100*tb.spent[n].Seconds()/total.Seconds())
 	}
-	t.Logf("kernels %.1f ms/step of %.1f (rest: model glue, init); %v tokens/s", sum.Seconds()*1e3/6, total.Seconds()*1e3/6, res["tokens_per_s"])
+	b.Logf("kernels %.1f ms/step of %.1f (rest: model glue, init); %v tokens/s", sum.Seconds()*1e3/steps, total.Seconds()*1e3/steps, res["tokens_per_s"])
+	b.ReportMetric(res["tokens_per_s"].(float64), "tokens/s")
 }

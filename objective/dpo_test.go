@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/posttrain/posttrain/internal/fixtures"
 )
 
 func TestDPOHandWorked(t *testing.T) {
@@ -192,10 +194,7 @@ func TestDPOMetrics(t *testing.T) {
 // TestDPOMatchesFixture cross-checks the sigmoid loss against the value TRL's
 // formula gives on log-probs computed by Hugging Face transformers.
 func TestDPOMatchesFixture(t *testing.T) {
-	raw, err := os.ReadFile("../../shared/fixtures/dpo_expected.json")
-	if os.IsNotExist(err) {
-		t.Skip("shared fixtures not present")
-	}
+	raw, err := os.ReadFile(fixtures.Path(t, "dpo_expected.json"))
 	require.NoError(t, err)
 	var fixture struct {
 		Logps []struct {
