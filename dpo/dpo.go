@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 
 	"github.com/posttrain/posttrain/compute"
-	"github.com/posttrain/posttrain/compute/cpu"
 	"github.com/posttrain/posttrain/datasets"
 	"github.com/posttrain/posttrain/internal/setup"
 	"github.com/posttrain/posttrain/model"
@@ -185,35 +184,11 @@ func (t *trainer) prepareData() error {
 
 // prepareOptimizer attaches LoRA when asked and builds AdamW over what trains.
 func (t *trainer) prepareOptimizer(ckpt string) error {
-	r := t.r
-	t.m.EnableGrads()
-	if r.LoRA.Enabled {
-		cfg := model.LoRAConfig{Rank: r.LoRA.R, Alpha: r.LoRA.Alpha, Dropout: r.LoRA.Dropout, TargetModules: r.LoRA.TargetModules}
-		var err error
-		if ckpt != "" {
-			t.lora, err = t.m.LoadAdapter(ckpt)
-		} else {
-			t.lora, err = t.m.AttachLoRA(cfg, train.DeriveSeed(r.Train.Seed, "lora"))
-		}
-		if err != nil {
-			return err
-		}
-		for i, p := range t.lora.Tensors {
-			t.params = append(t.params, train.Param{Name: p.Name, Data: cpu.F(p.Buf), Grad: cpu.F(t.lora.Grads[i].Buf), Decay: true})
-		}
-	} else {
-		for i, p := range t.m.Params.Tensors {
-			g := t.m.Grads.Tensors[i]
-			t.params = append(t.params, train.Param{Name: p.Name, Data: cpu.F(p.Buf), Grad: cpu.F(g.Buf), Decay: !p.Norm})
-		}
-	}
 	var err error
-	t.opt, err = train.NewAdamW(t.params, train.AdamWConfig{Beta1: r.Optim.Betas[0], Beta2: r.Optim.Betas[1],
-		Eps: r.Optim.Eps, WeightDecay: r.Optim.WeightDecay})
-	if err != nil {
+	if t.lora, t.params, err = setup.Trainable(t.m, t.r, ckpt); err != nil {
 		return err
 	}
-	t.sched, err = train.NewSchedule(r.Schedule.Type, r.Optim.LR, r.Schedule.WarmupSteps, t.maxSteps, r.Schedule.MinLRRatio)
+	t.opt, t.sched, err = setup.Optimizer(t.params, t.r, t.maxSteps)
 	return err
 }
 

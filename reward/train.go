@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/posttrain/posttrain/compute"
-	"github.com/posttrain/posttrain/compute/cpu"
 	"github.com/posttrain/posttrain/datasets"
 	"github.com/posttrain/posttrain/internal/setup"
 	"github.com/posttrain/posttrain/model"
@@ -194,36 +193,12 @@ func (t *trainer) prepareData() error {
 // every trunk tensor, or only the adapters, and always the score head (PEFT's
 // modules_to_save for sequence classification).
 func (t *trainer) prepareOptimizer(ckpt string) error {
-	r, trunk := t.r, t.rm.Trunk
-	trunk.EnableGrads()
-	if r.LoRA.Enabled {
-		cfg := model.LoRAConfig{Rank: r.LoRA.R, Alpha: r.LoRA.Alpha, Dropout: r.LoRA.Dropout, TargetModules: r.LoRA.TargetModules}
-		var err error
-		if ckpt != "" {
-			t.lora, err = trunk.LoadAdapter(ckpt)
-		} else {
-			t.lora, err = trunk.AttachLoRA(cfg, train.DeriveSeed(r.Train.Seed, "lora"))
-		}
-		if err != nil {
-			return err
-		}
-		for i, p := range t.lora.Tensors {
-			t.params = append(t.params, train.Param{Name: p.Name, Data: cpu.F(p.Buf), Grad: cpu.F(t.lora.Grads[i].Buf), Decay: true})
-		}
-	} else {
-		for i, p := range trunk.Params.Tensors {
-			g := trunk.Grads.Tensors[i]
-			t.params = append(t.params, train.Param{Name: p.Name, Data: cpu.F(p.Buf), Grad: cpu.F(g.Buf), Decay: !p.Norm})
-		}
-	}
-	t.params = append(t.params, train.Param{Name: ScoreWeight, Data: t.rm.Score, Grad: t.rm.ScoreGrad, Decay: true})
 	var err error
-	t.opt, err = train.NewAdamW(t.params, train.AdamWConfig{Beta1: r.Optim.Betas[0], Beta2: r.Optim.Betas[1],
-		Eps: r.Optim.Eps, WeightDecay: r.Optim.WeightDecay})
-	if err != nil {
+	if t.lora, t.params, err = setup.Trainable(t.rm.Trunk, t.r, ckpt); err != nil {
 		return err
 	}
-	t.sched, err = train.NewSchedule(r.Schedule.Type, r.Optim.LR, r.Schedule.WarmupSteps, t.maxSteps, r.Schedule.MinLRRatio)
+	t.params = append(t.params, train.Param{Name: ScoreWeight, Data: t.rm.Score, Grad: t.rm.ScoreGrad, Decay: true})
+	t.opt, t.sched, err = setup.Optimizer(t.params, t.r, t.maxSteps)
 	return err
 }
 
