@@ -52,7 +52,6 @@ type Result struct {
 
 // Files in the output directory besides the model's.
 const (
-	optimizerFile      = "optimizer.safetensors"
 	metricsFile        = "metrics.jsonl"
 	referenceCacheFile = "reference_logps.json"
 )

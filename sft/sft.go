@@ -5,7 +5,6 @@ package sft
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +61,6 @@ type trainer struct {
 	train   []datasets.Sequence
 	eval    []datasets.Sequence
 	padID   int32
-	dropout *train.RNG
 }
 
 // Run trains r (stage sft) and writes the final model to r.OutputDir.
@@ -105,7 +103,6 @@ func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
 	if err := t.prepareOptimizer(ckpt); err != nil {
 		return nil, 0, err
 	}
-	t.dropout = train.NewRNG(r.Train.Seed, "dropout")
 	if ckpt != "" {
 		if err := t.restore(ckpt); err != nil {
 			return nil, 0, err
@@ -175,39 +172,15 @@ func (t *trainer) prepareOptimizer(ckpt string) error {
 
 // Checkpoint file names besides the model's.
 const (
-	optimizerFile = "optimizer.safetensors"
-	metricsFile   = "metrics.jsonl"
+	metricsFile = "metrics.jsonl"
 )
 
 // restore loads the optimizer, sampler and RNG state of a checkpoint.
-func (t *trainer) restore(dir string) error {
-	if err := train.LoadOptimizer(filepath.Join(dir, optimizerFile), t.opt); err != nil {
-		return err
-	}
-	st, err := train.LoadTrainerState(dir)
-	if err != nil {
-		return err
-	}
-	var ss datasets.SamplerState
-	if err := json.Unmarshal(st.Sampler, &ss); err != nil {
-		return fmt.Errorf("%s: sampler state: %w", dir, err)
-	}
-	if err := t.sampler.Restore(ss); err != nil {
-		return fmt.Errorf("%s: %w", dir, err)
-	}
-	if b, ok := st.RNGStates["dropout"]; ok {
-		if err := t.dropout.UnmarshalBinary(b); err != nil {
-			return err
-		}
-	}
-	if t.lora != nil {
-		if b, ok := st.RNGStates["lora_dropout"]; ok {
-			if err := t.lora.SetRNGState(b); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+func (t *trainer) restore(dir string) error { return setup.Restore(dir, t.state()) }
+
+// state is what a checkpoint holds besides the model.
+func (t *trainer) state() setup.TrainState {
+	return setup.TrainState{Optimizer: t.opt, Sampler: t.sampler, Schedule: t.sched, LoRA: t.lora, MaxSteps: t.r.Train.MaxSteps}
 }
 
 // microBatches draws one optimizer step's micro-batches.
@@ -359,32 +332,7 @@ func (t *trainer) loop(ctx context.Context, start int, opts Options) (*Result, e
 
 // saveCheckpoint writes OUTPUT_DIR/checkpoint-STEP atomically.
 func (t *trainer) saveCheckpoint(step int) error {
-	ss := t.sampler.State()
-	samplerJSON, err := json.Marshal(ss)
-	if err != nil {
-		return err
-	}
-	rngs := map[string][]byte{}
-	if b, err := t.dropout.MarshalBinary(); err == nil {
-		rngs["dropout"] = b
-	}
-	if t.lora != nil {
-		b, err := t.lora.RNGState()
-		if err != nil {
-			return err
-		}
-		rngs["lora_dropout"] = b
-	}
-	sched := t.sched
-	state := &train.TrainerState{GlobalStep: step, MaxSteps: t.r.Train.MaxSteps, Sampler: samplerJSON,
-		RNGStates: rngs, Schedule: &sched, Epoch: float64(ss.Epoch)}
-	_, err = train.SaveCheckpoint(t.r.OutputDir, state, func(dir string) error {
-		if err := t.writeModel(dir); err != nil {
-			return err
-		}
-		return train.SaveOptimizer(filepath.Join(dir, optimizerFile), t.opt)
-	}, t.r.Train.SaveTotalLimit)
-	return err
+	return setup.SaveCheckpoint(t.r.OutputDir, step, t.r.Train.SaveTotalLimit, t.state(), t.writeModel)
 }
 
 // writeModel writes the model (and adapter) with the tokenizer into dir.
