@@ -61,6 +61,7 @@ type trainer struct {
 	train   []datasets.Sequence
 	eval    []datasets.Sequence
 	padID   int32
+	report  datasets.Report // rows skipped or truncated while loading and encoding
 }
 
 // Run trains r (stage sft) and writes the final model to r.OutputDir.
@@ -122,7 +123,7 @@ func (t *trainer) prepareData() error {
 		}
 		format = f
 	}
-	trainRows, evalRows, _, err := setup.Splits(r.Data, format, r.Train.Seed)
+	trainRows, evalRows, loadRep, err := setup.Splits(r.Data, format, r.Train.Seed)
 	if err != nil {
 		return err
 	}
@@ -133,14 +134,18 @@ func (t *trainer) prepareData() error {
 	if r.Data.TruncationSide == "left" {
 		opts.Truncation = datasets.KeepEnd
 	}
+	t.report = loadRep
 	encode := func(rows []datasets.Row) ([]datasets.Sequence, error) {
 		if len(rows) == 0 {
 			return nil, nil
 		}
-		ex, _, err := datasets.EncodeSFT(rows, t.tok, opts)
+		ex, rep, err := datasets.EncodeSFT(rows, t.tok, opts)
 		if err != nil {
 			return nil, err
 		}
+		t.report.Skipped += rep.Skipped
+		t.report.Truncated += rep.Truncated
+		t.report.SkippedReasons = append(t.report.SkippedReasons, rep.SkippedReasons...)
 		if r.Data.Packing {
 			return datasets.Pack(ex, r.Data.MaxLength)
 		}
@@ -276,7 +281,7 @@ func (t *trainer) loop(ctx context.Context, start int, opts Options) (*Result, e
 	}
 	defer metrics.Close()
 	bar := train.NewProgress(logw, r.Train.MaxSteps, start, "sft")
-	res := &Result{OutputDir: r.OutputDir, Model: t.m, Tokenizer: t.tok, EvalLoss: math.NaN()}
+	res := &Result{OutputDir: r.OutputDir, Model: t.m, Tokenizer: t.tok, EvalLoss: math.NaN(), DataReport: t.report}
 	lastSaved := start
 	stopEarly := false
 	for step := start + 1; step <= r.Train.MaxSteps; step++ {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/spf13/cobra"
 
@@ -21,8 +22,15 @@ func init() {
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("trained %d steps: loss %.4f, eval loss %.4f; model in %s",
-			res.Steps, res.TrainLoss, res.EvalLoss, res.OutputDir), nil
+		msg := fmt.Sprintf("trained %d steps: loss %.4f", res.Steps, res.TrainLoss)
+		if !math.IsNaN(res.EvalLoss) {
+			msg += fmt.Sprintf(", eval loss %.4f", res.EvalLoss)
+		}
+		msg += "; model in " + res.OutputDir
+		if rep := res.DataReport; rep.Skipped > 0 || rep.Truncated > 0 {
+			msg += "\ndata: " + rep.String()
+		}
+		return msg, nil
 	})
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/posttrain/posttrain/internal/fixtures"
 )
 
 // startRun starts `posttrain run sft-tiny` into dir without waiting.
@@ -133,4 +135,26 @@ func TestRunOutputsHFCheckpointsMetricsAndPlots(t *testing.T) {
 
 	_, err = run(t, "run", "sft-tiny", "output_dir="+dir, "optim.learning_rate=1")
 	require.ErrorContains(t, err, `unknown key "optim.learning_rate"`)
+}
+
+func TestRunReportsSkippedRowsAndVocabularyMismatch(t *testing.T) {
+	tmp := t.TempDir()
+	data := filepath.Join(tmp, "train.jsonl")
+	require.NoError(t, os.WriteFile(data, []byte(`{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}
+{"messages":[{"role":"user","content":"x"}
+{"prompt":"a"}
+`), 0o644))
+	_, err := run(t, "run", "sft-tiny", "output_dir="+filepath.Join(tmp, "a"), "data.train="+data, "eval_steps=0")
+	require.ErrorContains(t, err, data+":2: malformed JSON")
+
+	out, err := run(t, "run", "sft-tiny", "output_dir="+filepath.Join(tmp, "b"), "data.train="+data, "eval_steps=0",
+		"data.skip_bad_rows=true", "max_steps=2")
+	require.NoError(t, err)
+	require.Contains(t, out, "2 bad rows skipped")
+	require.Contains(t, out, data+`:3: field "messages" is missing`)
+
+	dir := fixtures.Dir(t)
+	_, err = run(t, "run", "sft-tiny", "output_dir="+filepath.Join(tmp, "c"), "model.init=",
+		"model.path="+filepath.Join(dir, "tiny-llama3"), "model.tokenizer="+filepath.Join(dir, "tokenizer", "llama3"), "max_steps=1")
+	require.ErrorContains(t, err, "has vocab_size 512 but the tokenizer has 128256 tokens")
 }

@@ -78,7 +78,15 @@ func Tokenizer(spec, modelDir string) (*tokenizer.Tokenizer, error) {
 // Model loads model.path, or builds model.init with seeded random weights.
 func Model(be compute.Backend, mc recipes.ModelConfig, tok *tokenizer.Tokenizer, seed uint64, allowExtra ...string) (*model.Model, error) {
 	if mc.Path != "" {
-		return model.Load(be, mc.Path, allowExtra...)
+		m, err := model.Load(be, mc.Path, allowExtra...)
+		if err != nil {
+			return nil, err
+		}
+		if tok != nil && tok.VocabSize() > m.Config.VocabSize {
+			return nil, fmt.Errorf("model %s has vocab_size %d but the tokenizer has %d tokens: ids past %d would not fit; use the model's own tokenizer",
+				mc.Path, m.Config.VocabSize, tok.VocabSize(), m.Config.VocabSize-1)
+		}
+		return m, nil
 	}
 	if mc.Init == nil {
 		return nil, fmt.Errorf("recipe: set model.path or model.init")
