@@ -27,7 +27,7 @@ func TestBuiltinsLoadAndValidate(t *testing.T) {
 		assert.NotEmpty(t, b.Description, "built-in %s has no description", b.Name)
 		assert.Contains(t, Stages, b.Stage, "built-in %s", b.Name)
 	}
-	assert.Subset(t, names, []string{"demo", "sft-tiny"})
+	assert.Subset(t, names, []string{"sft-tiny", "demo-reward", "demo-dpo", "demo-ppo", "demo-grpo"})
 	assert.IsIncreasing(t, names)
 	for _, b := range infos {
 		t.Run(b.Name, func(t *testing.T) {
@@ -151,7 +151,7 @@ func TestLoadUnknownBuiltinListsBuiltins(t *testing.T) {
 	_, err := Load("no-such-recipe", nil)
 	require.ErrorIs(t, err, ErrNotFound)
 	assert.Contains(t, err.Error(), `"no-such-recipe"`)
-	assert.Contains(t, err.Error(), "demo")
+	assert.Contains(t, err.Error(), "demo-dpo")
 	assert.Contains(t, err.Error(), "sft-tiny")
 }
 

@@ -21,7 +21,11 @@ var recipesCmd = &cobra.Command{
 			for _, b := range recipes.Builtins() {
 				fmt.Fprintf(w, "%s\t%s\t%s\n", b.Name, b.Stage, b.Description)
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintln(out, "\n`posttrain run demo [output_dir=DIR]` runs sft-tiny, demo-reward, demo-dpo, demo-ppo and demo-grpo in turn.")
+			return err
 		}
 		r, err := recipes.Load(args[0], args[1:])
 		if err != nil {

@@ -23,14 +23,15 @@ func TestRecipesCommand(t *testing.T) {
 	out, err := runRecipes(t)
 	require.NoError(t, err)
 	assert.Contains(t, out, "NAME")
-	assert.Regexp(t, `(?m)^demo\s+sft\s+\S`, out)
+	assert.Regexp(t, `(?m)^demo-dpo\s+dpo\s+\S`, out)
+	assert.Contains(t, out, "posttrain run demo")
 	assert.Regexp(t, `(?m)^sft-tiny\s+sft\s+\S`, out)
 
-	out, err = runRecipes(t, "demo", "optim.lr=0.25")
+	out, err = runRecipes(t, "sft-tiny", "optim.lr=0.25")
 	require.NoError(t, err)
 	assert.Contains(t, out, "lr: 0.25")
 
-	_, err = runRecipes(t, "demo", "optim.x=1")
+	_, err = runRecipes(t, "sft-tiny", "optim.x=1")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `unknown key "optim.x"`)
 }
