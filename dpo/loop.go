@@ -10,31 +10,41 @@ import (
 	"time"
 
 	"github.com/posttrain/posttrain/internal/setup"
+	"github.com/posttrain/posttrain/model"
+	"github.com/posttrain/posttrain/objective"
 	"github.com/posttrain/posttrain/train"
 )
+
+// scorePairs runs the reference and then the policy on the pairs at idx of a
+// split (data), one concatenated batch of chosen and rejected rows, and
+// returns the loss terms, the loss gradient per row and the batch.
+func (t *trainer) scorePairs(split string, data []Pair, idx []int) (objective.Result, []float64, *model.Batch, error) {
+	pairs := pick(data, idx)
+	var refChosen, refRejected []float64
+	if t.ref != nil {
+		// Before the policy's forward: a LoRA reference runs on the same model.
+		var err error
+		if refChosen, refRejected, err = t.ref.logps(split, idx, pairs); err != nil {
+			return objective.Result{}, nil, nil, err
+		}
+	}
+	b, err := concatenated(pairs, t.padID)
+	if err != nil {
+		return objective.Result{}, nil, nil, err
+	}
+	st, err := forwardRows(t.m, b, true)
+	if err != nil {
+		return objective.Result{}, nil, nil, err
+	}
+	res, perRow, err := pairLoss(t.cfg, st, refChosen, refRejected)
+	return res, perRow, b, err
+}
 
 // microStep runs forward, loss and backward for the pairs at idx of the
 // training split, with the gradient scaled by scale (1/grad_accum: each
 // micro-batch's loss is a mean over its pairs, as in TRL).
 func (t *trainer) microStep(idx []int, scale float64) (map[string]float64, error) {
-	pairs := pick(t.train, idx)
-	var refChosen, refRejected []float64
-	if t.ref != nil {
-		// Before the policy's forward: a LoRA reference runs on the same model.
-		var err error
-		if refChosen, refRejected, err = t.ref.logps("train", idx, pairs); err != nil {
-			return nil, err
-		}
-	}
-	b, err := concatenated(pairs, t.padID)
-	if err != nil {
-		return nil, err
-	}
-	st, err := forwardRows(t.m, b, true)
-	if err != nil {
-		return nil, err
-	}
-	res, perRow, err := pairLoss(t.cfg, st, refChosen, refRejected)
+	res, perRow, b, err := t.scorePairs("train", t.train, idx)
 	if err != nil {
 		return nil, err
 	}
@@ -102,23 +112,7 @@ func (t *trainer) evaluate() (map[string]float64, error) {
 		for j := lo; j < min(lo+bs, len(t.eval)); j++ {
 			idx = append(idx, j)
 		}
-		pairs := pick(t.eval, idx)
-		var refChosen, refRejected []float64
-		if t.ref != nil {
-			var err error
-			if refChosen, refRejected, err = t.ref.logps("eval", idx, pairs); err != nil {
-				return nil, err
-			}
-		}
-		b, err := concatenated(pairs, t.padID)
-		if err != nil {
-			return nil, err
-		}
-		st, err := forwardRows(t.m, b, true)
-		if err != nil {
-			return nil, err
-		}
-		res, _, err := pairLoss(t.cfg, st, refChosen, refRejected)
+		res, _, _, err := t.scorePairs("eval", t.eval, idx)
 		if err != nil {
 			return nil, err
 		}
