@@ -2,7 +2,9 @@ package model
 
 import (
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/posttrain/posttrain/compute"
@@ -168,21 +170,31 @@ func (m *Model) Generate(prompts [][]int32, opts GenerateOptions) ([][]int32, er
 		}
 	}()
 
-	sampler := NewSampler(opts.SamplingOptions, opts.Seed)
+	// One sampler per row, seeded from (seed, row): rows draw independently,
+	// so they can be sampled in parallel and a row's tokens do not depend on
+	// how many other rows finished early.
+	samplers := make([]*Sampler, B)
+	for b := range samplers {
+		samplers[b] = NewSampler(opts.SamplingOptions, opts.Seed+uint64(b)*0x9e3779b97f4a7c15)
+	}
 	out := make([][]int32, B)
 	done := make([]bool, B)
 	step := full.view(be, cfg, B, 1)
 	next := make([]int32, B)
 	zero := make([]int, B)
 	for i := 0; i < opts.MaxNewTokens; i++ {
+		sampleRows(B, opts.Temperature > 0, func(b int) {
+			if !done[b] {
+				next[b] = samplers[b].Next(logits[b*cfg.VocabSize : (b+1)*cfg.VocabSize])
+			}
+		})
 		active := 0
 		for b := range prompts {
 			if done[b] {
 				continue
 			}
-			tok := sampler.Next(logits[b*cfg.VocabSize : (b+1)*cfg.VocabSize])
+			tok := next[b]
 			out[b] = append(out[b], tok)
-			next[b] = tok
 			if slices.Contains(opts.StopTokens, tok) {
 				done[b] = true
 			} else {
@@ -200,4 +212,27 @@ func (m *Model) Generate(prompts [][]int32, opts GenerateOptions) ([][]int32, er
 		steps++
 	}
 	return out, nil
+}
+
+// sampleRows runs draw for every row, split across the cores when sampling
+// (greedy argmax is too cheap to be worth the goroutines).
+func sampleRows(B int, parallel bool, draw func(b int)) {
+	workers := min(runtime.GOMAXPROCS(0), B)
+	if !parallel || workers < 2 {
+		for b := 0; b < B; b++ {
+			draw(b)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := w; b < B; b += workers {
+				draw(b)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -14,11 +14,33 @@ import (
 	"github.com/posttrain/posttrain/compute/cpu"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/recipes"
+	"github.com/posttrain/posttrain/rollout"
 	"github.com/posttrain/posttrain/train"
 )
 
-// tinyRecipe is a fresh one-layer model on the built-in reversal task:
-// a few iterations take well under a second.
+// evenTokensReward is a dense test reward: the fraction of even token ids in
+// the completion. A random tiny model almost never earns the reversal task's
+// reward, and with every reward equal GRPO's advantages are all zero; this one
+// varies between the completions of a group, so every stage has a signal.
+const evenTokensReward = "test:even-tokens"
+
+func init() {
+	rollout.RegisterReward(evenTokensReward, func(_ rollout.Prompt, completion []int32, _ string) (float64, error) {
+		if len(completion) == 0 {
+			return 0, nil
+		}
+		even := 0
+		for _, id := range completion {
+			if id%2 == 0 {
+				even++
+			}
+		}
+		return float64(even) / float64(len(completion)), nil
+	})
+}
+
+// tinyRecipe is a fresh one-layer model on the built-in reversal prompts,
+// rewarded by evenTokensReward: a few iterations take well under a second.
 func tinyRecipe(t *testing.T, stage, out string, overrides ...string) *recipes.Recipe {
 	t.Helper()
 	r := recipes.Default()
@@ -29,9 +51,9 @@ func tinyRecipe(t *testing.T, stage, out string, overrides ...string) *recipes.R
 	r.Data.Train, r.Data.Format, r.Data.MaxLength = "builtin:reverse-prompts", "prompt", 64
 	r.Optim.LR = 1e-3
 	r.Train.BatchSize, r.Train.MaxSteps, r.Train.SaveSteps, r.Train.LoggingSteps = 4, 3, 0, 1
-	r.PPO.RewardModel, r.PPO.ResponseLength, r.PPO.NumMiniBatches, r.PPO.PPOEpochs = "task:reverse", 4, 2, 2
+	r.PPO.RewardModel, r.PPO.ResponseLength, r.PPO.NumMiniBatches, r.PPO.PPOEpochs = evenTokensReward, 4, 2, 2
 	r.PPO.MissingEOSPenalty = 0.5
-	r.GRPO.RewardModel, r.GRPO.MaxCompletionLength, r.GRPO.NumGenerations, r.GRPO.Beta = "task:reverse", 4, 3, 0.04
+	r.GRPO.RewardModel, r.GRPO.MaxCompletionLength, r.GRPO.NumGenerations, r.GRPO.Beta = evenTokensReward, 4, 3, 0.04
 	r.OutputDir = out
 	require.NoError(t, recipes.Validate(r))
 	for _, kv := range overrides {
