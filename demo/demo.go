@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/posttrain/posttrain/dpo"
+	"github.com/posttrain/posttrain/internal/setup"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/ppo"
 	"github.com/posttrain/posttrain/recipes"
@@ -179,15 +180,11 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 
 // scoreFresh scores the untrained model the SFT stage started from.
 func scoreFresh(r *recipes.Recipe, task tasks.Task, problems []tasks.Problem) (tasks.Score, error) {
-	m, tok, err := freshModel(r)
+	m, tok, err := setup.InitialModel(r)
 	if err != nil {
 		return tasks.Score{}, err
 	}
 	return tasks.Evaluate(m, tok, task, problems, 16, 50)
-}
-
-func freshModel(r *recipes.Recipe) (*model.Model, *tokenizer.Tokenizer, error) {
-	return sft.InitialModel(r)
 }
 
 func cutKey(kv, key string) (string, bool) {

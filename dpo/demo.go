@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/posttrain/posttrain/internal/setup"
 	"github.com/posttrain/posttrain/recipes"
 	"github.com/posttrain/posttrain/tasks"
 )
@@ -43,7 +44,7 @@ func Demo(ctx context.Context, sftDir, outDir string, overrides []string, task t
 
 // scoreCheckpoint scores the model a run of r starts from.
 func scoreCheckpoint(r *recipes.Recipe, task tasks.Task, problems []tasks.Problem, maxNewTokens int) (tasks.Score, error) {
-	m, tok, err := InitialModel(r)
+	m, tok, err := setup.InitialModel(r)
 	if err != nil {
 		return tasks.Score{}, err
 	}

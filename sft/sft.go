@@ -345,18 +345,7 @@ func (t *trainer) writeModel(dir string) error {
 	return setup.WriteModelDir(dir, t.m, t.tok, t.r.Model.Path)
 }
 
-// saveFinal writes the final model into OUTPUT_DIR and plots the metrics. With
-// LoRA the adapter is written as PEFT's files beside the base weights.
+// saveFinal writes the final model into OUTPUT_DIR and plots the metrics.
 func (t *trainer) saveFinal() error {
-	if err := t.writeModel(t.r.OutputDir); err != nil {
-		return err
-	}
-	_, err := train.PlotMetrics(filepath.Join(t.r.OutputDir, metricsFile), t.r.OutputDir)
-	return err
-}
-
-// InitialModel returns the model and tokenizer a run of r starts from, before
-// any training (the "before" of a before/after comparison).
-func InitialModel(r *recipes.Recipe) (*model.Model, *tokenizer.Tokenizer, error) {
-	return setup.InitialModel(r)
+	return setup.FinishRun(t.r.OutputDir, t.m, t.tok, t.r.Model.Path, metricsFile)
 }

@@ -3,6 +3,7 @@ package setup
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/posttrain/posttrain/compute"
 	"github.com/posttrain/posttrain/model"
@@ -84,4 +85,14 @@ func WriteModelDir(dir string, m *model.Model, tok *tokenizer.Tokenizer, baseMod
 		}
 	}
 	return WriteTokenizer(tok, dir)
+}
+
+// FinishRun writes a stage's final model into outputDir (with its tokenizer,
+// and its adapter under LoRA) and plots the metrics log found there.
+func FinishRun(outputDir string, m *model.Model, tok *tokenizer.Tokenizer, baseModel, metricsFile string) error {
+	if err := WriteModelDir(outputDir, m, tok, baseModel); err != nil {
+		return err
+	}
+	_, err := train.PlotMetrics(filepath.Join(outputDir, metricsFile), outputDir)
+	return err
 }
