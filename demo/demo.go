@@ -69,19 +69,29 @@ const (
 )
 
 // Run runs the demo. overrides are key=value pairs; output_dir=DIR moves the
-// whole run, other keys apply to the SFT stage's recipe (sft-tiny).
+// whole run, seed=N (or train.seed=N) seeds every stage, and other keys apply
+// to the SFT stage's recipe (sft-tiny).
 func Run(ctx context.Context, overrides []string, opts Options) (string, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
 	out := "runs/demo"
-	var sftOverrides []string
+	var sftOverrides, everyStage []string
 	for _, kv := range overrides {
 		if v, ok := cutKey(kv, "output_dir"); ok {
 			out = v
 			continue
 		}
+		if v, ok := cutKey(kv, "seed"); ok {
+			kv = "train.seed=" + v
+		}
+		if _, ok := cutKey(kv, "train.seed"); ok {
+			everyStage = append(everyStage, kv)
+		}
 		sftOverrides = append(sftOverrides, kv)
+	}
+	stageOverrides := func(stage string) []string {
+		return append([]string{"model.path=" + filepath.Join(out, "sft"), "output_dir=" + filepath.Join(out, stage)}, everyStage...)
 	}
 	r, err := recipes.Load("sft-tiny", append([]string{"output_dir=" + filepath.Join(out, "sft"), "eval_steps=20"}, sftOverrides...))
 	if err != nil {
@@ -123,7 +133,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 
 	sftDir := filepath.Join(out, "sft")
 	fmt.Fprintln(opts.Log, "== stage 2: reward model from the SFT model ==")
-	rr, err := recipes.Load("demo-reward", []string{"model.path=" + sftDir, "output_dir=" + filepath.Join(out, "reward")})
+	rr, err := recipes.Load("demo-reward", stageOverrides("reward"))
 	if err != nil {
 		return "", err
 	}
@@ -137,7 +147,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	fmt.Fprintf(opts.Log, "reward: held-out preference accuracy %.3f\n", summary.Reward.Accuracy)
 
 	fmt.Fprintln(opts.Log, "== stage 3: DPO from the SFT model ==")
-	d, err := dpo.Demo(ctx, sftDir, filepath.Join(out, "dpo"), nil, task, problems, 16, dpo.Options{Resume: opts.Resume, Log: opts.Log})
+	d, err := dpo.Demo(ctx, sftDir, filepath.Join(out, "dpo"), everyStage, task, problems, 16, dpo.Options{Resume: opts.Resume, Log: opts.Log})
 	if err != nil {
 		return "", fmt.Errorf("demo dpo stage: %w", err)
 	}
@@ -150,7 +160,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 		score        *RLScore
 	}{{"PPO", "demo-ppo", ppo.Run, &summary.PPO}, {"GRPO", "demo-grpo", ppo.RunGRPO, &summary.GRPO}} {
 		fmt.Fprintf(opts.Log, "== stage %s from the SFT model, rewarded by the task's checkable answer ==\n", stage.name)
-		pr, err := recipes.Load(stage.recipe, []string{"model.path=" + sftDir, "output_dir=" + filepath.Join(out, stage.recipe[len("demo-"):])})
+		pr, err := recipes.Load(stage.recipe, stageOverrides(stage.recipe[len("demo-"):]))
 		if err != nil {
 			return "", err
 		}
