@@ -33,6 +33,9 @@ func New(be compute.Backend, cfg *Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := CheckMemory(cfg); err != nil {
+		return nil, err
+	}
 	return &Model{Config: cfg, Params: NewParams(be, cfg), be: be, invFreq: RopeInvFreq(cfg)}, nil
 }
 
