@@ -23,3 +23,22 @@ func TestHostileChatTemplateFailsNamingItsFile(t *testing.T) {
 		})
 	}
 }
+
+func TestAbsurdVocabIDIsAnErrorNotAnAllocation(t *testing.T) {
+	for name, edit := range map[string]func(map[string]any){
+		"vocab": func(doc map[string]any) {
+			doc["model"].(map[string]any)["vocab"].(map[string]int)["big"] = 1_000_000_000
+		},
+		"added": func(doc map[string]any) {
+			doc["added_tokens"] = append(doc["added_tokens"].([]any), map[string]any{"id": 2147483647, "content": "<x>",
+				"special": true, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(writeTinyTokenizer(t, tinyTokenizerJSON(t, edit), map[string]any{}))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "tokenizer.json")
+			assert.Contains(t, err.Error(), "beyond the largest id accepted")
+		})
+	}
+}
