@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/posttrain/posttrain/internal/fileio"
 	"github.com/posttrain/posttrain/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -66,6 +67,9 @@ func runTokenize(cmd *cobra.Command, _ []string) error {
 	handle := func(line []byte, where string) error {
 		if flags.decode {
 			ids, err := decodeIDArray(line)
+			if err == nil {
+				err = tok.CheckIDs(ids) // Decode would drop them silently
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
@@ -134,6 +138,9 @@ func decodeIDArray(data []byte) ([]int32, error) {
 func openInput(cmd *cobra.Command, path string) (io.ReadCloser, string, error) {
 	if path == "-" {
 		return io.NopCloser(cmd.InOrStdin()), "stdin", nil
+	}
+	if err := fileio.CheckRegular(path, 0); err != nil { // a FIFO would block the open
+		return nil, path, fmt.Errorf("%w (to stream, pass \"-\" and pipe into standard input)", err)
 	}
 	f, err := os.Open(path)
 	if err != nil {
