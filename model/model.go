@@ -131,6 +131,11 @@ func (m *Model) prepare(b *Batch) (*preparedBatch, error) {
 			return nil, fmt.Errorf("%w: position_ids[%d][%d] = %d is negative", ErrBatch, n/b.T, n%b.T, q)
 		}
 	}
+	for n, v := range b.AttentionMask {
+		if v != 0 && v != 1 {
+			return nil, fmt.Errorf("%w: attention_mask[%d][%d] = %d, want 0 (padding) or 1", ErrBatch, n/b.T, n%b.T, v)
+		}
+	}
 	if b.DocIDs != nil || b.AttentionMask != nil {
 		p.docs = make([]int32, N)
 		for n := range p.docs {
