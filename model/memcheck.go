@@ -90,3 +90,13 @@ func dominantFields(cfg *Config) string {
 	return fmt.Sprintf("mostly the layers: num_hidden_layers %d × (hidden_size %d, intermediate_size %d, num_attention_heads %d × head_dim %d)",
 		cfg.NumHiddenLayers, cfg.HiddenSize, cfg.IntermediateSize, cfg.NumAttentionHeads, cfg.HeadDimension())
 }
+
+// CheckTrainingShape is what a stage checks once its model is loaded: rows of
+// data.max_length tokens (rows is train.batch_size, doubled for preference
+// pairs) must fit the model's context and the machine's memory.
+func CheckTrainingShape(cfg *Config, rows, maxLen int) error {
+	if err := CheckSequenceLength(cfg, maxLen, "data.max_length"); err != nil {
+		return err
+	}
+	return CheckBatchMemory(cfg, rows, maxLen, "train.batch_size × data.max_length")
+}
