@@ -1,8 +1,6 @@
 package safetensors
 
 import (
-	"github.com/posttrain/posttrain/internal/fileio"
-
 	"bufio"
 	"bytes"
 	"encoding/binary"
@@ -13,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // Tensor is a float32 tensor to write; len(Data) must equal the product of Shape.
