@@ -25,7 +25,12 @@ func readJSONL(path string, visit func(f fields, where string, rowErr error) err
 		return fmt.Errorf("datasets: %w", err)
 	}
 	defer file.Close()
-	r := bufio.NewReaderSize(file, 1<<20)
+	return scanJSONL(file, path, visit)
+}
+
+// scanJSONL is readJSONL on an open stream; path names it in errors.
+func scanJSONL(in io.Reader, path string, visit func(f fields, where string, rowErr error) error) error {
+	r := bufio.NewReaderSize(in, 1<<20)
 	for lineNo := 1; ; lineNo++ {
 		line, size, readErr := readLine(r, MaxLineBytes)
 		if readErr != nil && !errors.Is(readErr, io.EOF) {
