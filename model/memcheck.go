@@ -94,9 +94,26 @@ func dominantFields(cfg *Config) string {
 // CheckTrainingShape is what a stage checks once its model is loaded: rows of
 // data.max_length tokens (rows is train.batch_size, doubled for preference
 // pairs) must fit the model's context and the machine's memory.
-func CheckTrainingShape(cfg *Config, rows, maxLen int) error {
-	if err := CheckSequenceLength(cfg, maxLen, "data.max_length"); err != nil {
-		return err
+// where names the model (its directory, or "model.init") in the error.
+func CheckTrainingShape(cfg *Config, rows, maxLen int, where string) error {
+	err := CheckSequenceLength(cfg, maxLen, "data.max_length")
+	if err == nil {
+		err = CheckBatchMemory(cfg, rows, maxLen, "train.batch_size × data.max_length")
 	}
-	return CheckBatchMemory(cfg, rows, maxLen, "train.batch_size × data.max_length")
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	return nil
+}
+
+// ModelSource names where a stage's model came from, for CheckTrainingShape:
+// the checkpoint it resumes, else model.path, else model.init.
+func ModelSource(checkpoint, path string) string {
+	switch {
+	case checkpoint != "":
+		return checkpoint
+	case path != "":
+		return path
+	}
+	return "model.init"
 }

@@ -36,7 +36,7 @@ var ErrNoChatTemplate = errors.New("tokenizer: no chat_template in tokenizer_con
 // The engine is vendored in tokenizer/internal/jinja with render limits (see
 // its NOTICE): a template is data downloaded with a model, so it may loop,
 // recurse or build huge strings. Every render runs under jinja.DefaultLimits:
-// 10 s, 20M evaluation steps, 64 MiB of output, 512 MiB built in total and
+// 10 s, 5M evaluation steps, 64 MiB of output, 512 MiB built in total and
 // 64 nested macro calls, and a source of at most 1 MiB. A template that hits
 // one fails with an error naming its file (ErrTemplateLimit).
 type chatTemplate struct {

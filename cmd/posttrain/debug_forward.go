@@ -117,7 +117,7 @@ func debugForwardCmd() *cobra.Command {
 			}
 			logits, err := m.Logits(b)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", batchPath, err)
 			}
 			tensors := []safetensors.Tensor{{Name: "logits", Shape: []int{b.B, b.T, m.Config.VocabSize}, Data: logits}}
 			var loss any

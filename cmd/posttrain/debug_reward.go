@@ -39,7 +39,7 @@ func debugRewardCmd() *cobra.Command {
 			}
 			rewards, err := rm.Rewards(b)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", batchPath, err)
 			}
 			for i, r := range rewards {
 				if math.IsNaN(r) || math.IsInf(r, 0) {

@@ -50,7 +50,7 @@ func generateCmd() *cobra.Command {
 				}
 				out, err := m.Generate([][]int32{ids}, opts)
 				if err != nil {
-					return err
+					return fmt.Errorf("--prompt-ids, --max-new-tokens: %w", err)
 				}
 				line, _ := json.Marshal(out[0])
 				fmt.Fprintln(w, string(line))
@@ -67,7 +67,7 @@ func generateCmd() *cobra.Command {
 			ids := tok.Encode(prompt, tokenizer.EncodeOptions{Special: true, BOS: true})
 			out, err := m.Generate([][]int32{ids}, opts)
 			if err != nil {
-				return err
+				return fmt.Errorf("--prompt, --max-new-tokens: %w", err)
 			}
 			fmt.Fprintln(w, tok.Decode(out[0]))
 			return nil

@@ -42,13 +42,14 @@ type Limits struct {
 
 // DefaultLimits are far above what a chat template needs (Llama 3's renders a
 // conversation in a few thousand steps and one output-sized string) and far
-// below what harms the process: about 100 ms of CPU per million steps, a few
-// hundred MiB at most, and a stack of a few MiB.
+// below what harms the process: 5M steps are about a second of CPU (up to 2-4 s
+// on a loaded 2-core machine), a few hundred MiB at most, and a stack of a
+// few MiB.
 var DefaultLimits = Limits{
 	Timeout:   10 * time.Second,
 	MaxOutput: 64 << 20,
 	MaxAlloc:  512 << 20,
-	MaxSteps:  20_000_000,
+	MaxSteps:  5_000_000,
 	MaxDepth:  64,
 }
 
