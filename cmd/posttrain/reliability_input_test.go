@@ -385,9 +385,13 @@ func hostileInputs(t *testing.T) []badInput {
 		{name: "run: recipe is a FIFO", want: []string{"r.yaml", "named pipe"},
 			args: func(t *testing.T, dir string) []string { return []string{"run", mkfifo(t, dir, "r.yaml")} }},
 		{name: "run: data.max_length 10^9", want: []string{"data.max_length must be <= 1048576"},
-			args: func(t *testing.T, dir string) []string { return sftRun(dir, "builtin:reverse", "data.max_length=1000000000") }},
+			args: func(t *testing.T, dir string) []string {
+				return sftRun(dir, "builtin:reverse", "data.max_length=1000000000")
+			}},
 		{name: "run: batch_size 10^9", want: []string{"train.batch_size must be <= 65536"},
-			args: func(t *testing.T, dir string) []string { return sftRun(dir, "builtin:reverse", "batch_size=1000000000") }},
+			args: func(t *testing.T, dir string) []string {
+				return sftRun(dir, "builtin:reverse", "batch_size=1000000000")
+			}},
 		{name: "run: data.max_length beyond model.init max_position_embeddings", want: []string{"data.max_length 1000", "max_position_embeddings 256"},
 			args: func(t *testing.T, dir string) []string { return sftRun(dir, "builtin:reverse", "data.max_length=1000") }},
 		{name: "run: data.max_length beyond a loaded model's context", want: []string{"m: ", "data.max_length 200", "max_position_embeddings 100"},
