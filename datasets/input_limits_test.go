@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,4 +69,16 @@ func TestSpecialFilesAreRefusedBeforeOpening(t *testing.T) {
 	_, _, err = Load(dir, LoadOptions{})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "named pipe")
+}
+
+func TestParquetInvalidUTF8IsAnErrorNotReplacementCharacters(t *testing.T) {
+	path := writeParquet(t, filepath.Join(t.TempDir(), "train.parquet"),
+		parquet.Group{"messages": arrowConversation()},
+		[]map[string]any{
+			{"messages": []any{turn("user", "hi"), turn("assistant", "ok")}},
+			{"messages": []any{turn("user", "caf\xe9"), turn("assistant", "ok")}},
+		})
+	_, _, err := Load(path, LoadOptions{})
+	require.ErrorIs(t, err, ErrBadRow)
+	assert.EqualError(t, err, path+`:row 2: field "messages" holds invalid UTF-8; the column must be UTF-8 text`)
 }
