@@ -52,3 +52,21 @@ func TestRecipeFIFOIsRefused(t *testing.T) {
 	assert.Contains(t, err.Error(), "named pipe")
 	require.NoError(t, os.Remove(p))
 }
+
+func TestAbsurdGenerationSizesAreRefused(t *testing.T) {
+	r := Default()
+	r.Stage = StageGRPO
+	r.GRPO.MaxCompletionLength = 1 << 30
+	r.GRPO.RolloutWorkers = 1 << 20
+	err := Validate(r)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "grpo.max_completion_length must be <= 1048576")
+	assert.Contains(t, err.Error(), "grpo.rollout_workers must be <= 1024")
+
+	r = Default()
+	r.Stage = StagePPO
+	r.PPO.ResponseLength = 1 << 30
+	err = Validate(r)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "ppo.response_length must be <= 1048576")
+}

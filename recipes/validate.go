@@ -43,6 +43,13 @@ func (p *problems) nonNegative(path string, v float64) {
 	}
 }
 
+// atMost checks an upper bound (the lower one is checked with its own message).
+func (p *problems) atMost(path string, v, hi int) {
+	if v > hi {
+		p.addf(path, "must be <= %d, found %d", hi, v)
+	}
+}
+
 // inRange checks lo <= v < hi.
 func (p *problems) inRange(path string, v, lo, hi float64) {
 	if !(v >= lo && v < hi) {
@@ -148,6 +155,8 @@ func validateModel(p *problems, m *ModelConfig) {
 const (
 	MaxSequenceLength = 1 << 20
 	MaxBatchSize      = 1 << 16
+	maxWorkers        = 1 << 10
+	maxEpochs         = 1 << 16
 )
 
 func validateData(p *problems, r *Recipe) {
@@ -291,6 +300,9 @@ func validateStage(p *problems, r *Recipe) {
 				p.addf("ppo."+f.key, "must be >= 1, found %d", f.v)
 			}
 		}
+		p.atMost("ppo.response_length", c.ResponseLength, MaxSequenceLength)
+		p.atMost("ppo.rollout_workers", c.RolloutWorkers, maxWorkers)
+		p.atMost("ppo.num_ppo_epochs", c.PPOEpochs, maxEpochs)
 	case StageGRPO:
 		g := &r.GRPO
 		if g.RewardModel == "" {
@@ -308,6 +320,9 @@ func validateStage(p *problems, r *Recipe) {
 		if g.RolloutWorkers < 1 {
 			p.addf("grpo.rollout_workers", "must be >= 1, found %d", g.RolloutWorkers)
 		}
+		p.atMost("grpo.max_completion_length", g.MaxCompletionLength, MaxSequenceLength)
+		p.atMost("grpo.rollout_workers", g.RolloutWorkers, maxWorkers)
+		p.atMost("grpo.num_generations", g.NumGenerations, MaxBatchSize)
 		p.oneOf("grpo.advantage", g.Advantage, AdvantageGRPO, AdvantageRLOO)
 		if g.NumIterations < 1 {
 			p.addf("grpo.num_iterations", "must be >= 1, found %d", g.NumIterations)
