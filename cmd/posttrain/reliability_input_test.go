@@ -272,6 +272,11 @@ func hostileInputs(t *testing.T) []badInput {
 			args: func(t *testing.T, dir string) []string {
 				return []string{"tokenize", "--tokenizer", llama3Tok, "--jsonl", mkfifo(t, dir, "in.jsonl")}
 			}},
+		{name: "tokenize: JSONL line of 9 MB", want: []string{"in.jsonl:2", "longer than 8388608 bytes"},
+			args: func(t *testing.T, dir string) []string {
+				in := writeText(t, dir, "in.jsonl", `{"text":"a"}`+"\n"+`{"text":"`+strings.Repeat("a", 9<<20)+`"}`+"\n")
+				return []string{"tokenize", "--tokenizer", llama3Tok, "--jsonl", in}
+			}},
 		{name: "tokenize: vocab id 10^9 in tokenizer.json", want: []string{"tokenizer.json", "1000000000", "beyond the largest id"},
 			args: func(t *testing.T, dir string) []string {
 				body := readFile(t, filepath.Join(llama3Tok, "tokenizer.json"))
