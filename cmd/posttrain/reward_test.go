@@ -99,6 +99,8 @@ func TestRewardScorePrintsOneLinePerRow(t *testing.T) {
 		require.NotNil(t, row.Reward, l)
 		rewards[i] = *row.Reward
 	}
-	require.Equal(t, rewards[0], rewards[2], "the same row, the same reward")
+	// Rows 0 and 2 sit at different places in the batch; blocked GEMM sums them
+	// in a different order, so the rewards agree to float32 rounding, not bit for bit.
+	require.InEpsilon(t, rewards[0], rewards[2], 1e-5, "the same row, the same reward")
 	require.NotEqual(t, rewards[0], rewards[1], "the last token differs")
 }
