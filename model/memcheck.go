@@ -94,16 +94,42 @@ func dominantFields(cfg *Config) string {
 // CheckTrainingShape is what a stage checks once its model is loaded: rows of
 // data.max_length tokens (rows is train.batch_size, doubled for preference
 // pairs) must fit the model's context and the machine's memory.
-// where names the model (its directory, or "model.init") in the error.
-func CheckTrainingShape(cfg *Config, rows, maxLen int, where string) error {
+// where names the model (its directory, or "model.init") in the error. The
+// weights are already allocated when a stage calls it; what must still fit is
+// the gradients (always full size), the AdamW moments (two per parameter
+// unless only LoRA adapters train: fullFineTune false) and the activations.
+func CheckTrainingShape(cfg *Config, rows, maxLen int, where string, fullFineTune bool) error {
 	err := CheckSequenceLength(cfg, maxLen, "data.max_length")
 	if err == nil {
 		err = CheckBatchMemory(cfg, rows, maxLen, "train.batch_size × data.max_length")
+	}
+	if err == nil {
+		err = checkTrainState(cfg, rows, maxLen, fullFineTune)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	return nil
+}
+
+// checkTrainState adds the gradients and optimizer moments to the activations.
+func checkTrainState(cfg *Config, rows, maxLen int, fullFineTune bool) error {
+	info, ok := available()
+	if !ok {
+		return nil
+	}
+	n := parameterCount(cfg)
+	state, what := 4*n, "gradients"
+	if fullFineTune {
+		state, what = 12*n, "gradients and AdamW moments"
+	}
+	acts := 4 * float64(arenaSize(cfg, 1)) * float64(rows) * float64(maxLen)
+	if state+acts <= float64(info.Bytes) {
+		return nil
+	}
+	return fmt.Errorf("%w: training needs %s for %s (float32) plus %s of activations for train.batch_size × data.max_length = %d × %d, "+
+		"but %s is available (%s); lower the batch or the length, enable LoRA, or use a smaller model",
+		ErrMemory, sysmem.Format(state), what, sysmem.Format(acts), rows, maxLen, sysmem.Format(float64(info.Bytes)), info.Source)
 }
 
 // ModelSource names where a stage's model came from, for CheckTrainingShape:

@@ -122,3 +122,17 @@ func TestSavedFilesAreSharedLikeTheWeights(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want.Mode().Perm(), got.Mode().Perm(), "0644 under the umask, not CreateTemp's 0600")
 }
+
+func TestCheckTrainingShapeCountsGradientsAndMoments(t *testing.T) {
+	c := smallConfig()
+	n := float64(EstimateMemory(c).Parameters)
+	acts := 4 * float64(arenaSize(c, 1)) * 2 * 16
+	withAvailable(t, uint64(12*n+acts))
+	require.NoError(t, CheckTrainingShape(c, 2, 16, "m", true))
+	withAvailable(t, uint64(12*n+acts)-1)
+	err := CheckTrainingShape(c, 2, 16, "m", true)
+	require.ErrorIs(t, err, ErrMemory)
+	assert.Contains(t, err.Error(), "m: ")
+	assert.Contains(t, err.Error(), "AdamW moments")
+	require.NoError(t, CheckTrainingShape(c, 2, 16, "m", false), "LoRA: no moments for the base weights")
+}
