@@ -397,6 +397,10 @@ func hostileInputs(t *testing.T) []badInput {
 			args: func(t *testing.T, dir string) []string {
 				return sftRun(dir, "builtin:reverse", "batch_size=1000000000")
 			}},
+		{name: "run: batch beyond memory", want: []string{"model.init", "train.batch_size × data.max_length = 65536 × 256", "available"},
+			args: func(t *testing.T, dir string) []string {
+				return sftRun(dir, "builtin:reverse", "batch_size=65536", "data.max_length=256")
+			}},
 		{name: "run: data.max_length beyond model.init max_position_embeddings", want: []string{"data.max_length 1000", "max_position_embeddings 256"},
 			args: func(t *testing.T, dir string) []string { return sftRun(dir, "builtin:reverse", "data.max_length=1000") }},
 		{name: "run: data.max_length beyond a loaded model's context", want: []string{"m: ", "data.max_length 200", "max_position_embeddings 100"},
