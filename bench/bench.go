@@ -27,6 +27,36 @@ type Spec struct {
 	Seed                                    uint64
 }
 
+// Validate checks the counts the flags give before any allocation; the model
+// shape itself is checked by model.New (bounds and memory), and the batch's
+// activations here.
+func (s Spec) Validate() error {
+	for _, f := range []struct {
+		name   string
+		v, min int
+	}{
+		{"--dim", s.Dim, 1}, {"--layers", s.Layers, 1}, {"--heads", s.Heads, 1}, {"--kv-heads", s.KVHeads, 1},
+		{"--ffn", s.FFN, 1}, {"--vocab", s.Vocab, 1}, {"--seq", s.Seq, 1}, {"--batch", s.Batch, 1},
+		{"--steps", s.Steps, 1}, {"--warmup", s.Warmup, 0}, {"--prompt", s.Prompt, 1}, {"--new", s.New, 1}, {"--reps", s.Reps, 1},
+	} {
+		if f.v < f.min {
+			return fmt.Errorf("bench: %s must be >= %d, found %d", f.name, f.min, f.v)
+		}
+	}
+	const maxRuns = 1 << 20
+	if s.Steps > maxRuns || s.Warmup > maxRuns || s.Reps > maxRuns {
+		return fmt.Errorf("bench: --steps, --warmup and --reps must be <= %d", maxRuns)
+	}
+	cfg := s.config(max(s.Seq, s.Prompt+s.New))
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := model.CheckBatchMemory(cfg, s.Batch, max(s.Seq, s.Prompt), "--batch × --seq"); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
 func (s Spec) config(maxPos int) *model.Config {
 	return &model.Config{
 		ModelType: "llama", HiddenSize: s.Dim, IntermediateSize: s.FFN, NumHiddenLayers: s.Layers,
@@ -48,6 +78,9 @@ func (s Spec) newModel(be compute.Backend, maxPos int) (*model.Model, error) {
 // Train times full training steps (forward, cross-entropy, backward, AdamW
 // lr 1e-4 wd 0.01) on random tokens, as llama_torch.py train does.
 func Train(be compute.Backend, s Spec) (map[string]any, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	m, err := s.newModel(be, s.Seq)
 	if err != nil {
 		return nil, err
@@ -107,6 +140,9 @@ func Train(be compute.Backend, s Spec) (map[string]any, error) {
 // Generate times batched KV-cache generation with temperature-1 sampling on
 // random prompts, reporting prefill and decode throughput separately.
 func Generate(be compute.Backend, s Spec) (map[string]any, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	m, err := s.newModel(be, s.Prompt+s.New)
 	if err != nil {
 		return nil, err

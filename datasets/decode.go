@@ -223,6 +223,12 @@ func decodeContent(f fields, key, where string) (Content, error) {
 	}
 }
 
+// KnownRoles are the message roles chat templates of the Llama family (and
+// OpenAI-style datasets) give a meaning to; anything else is a typo or a
+// format this package does not understand. "ipython" is Llama 3.1's tool
+// output role, "developer" OpenAI's name for system.
+var KnownRoles = []string{"system", "developer", "user", "assistant", "tool", "ipython"}
+
 // decodeMessages reads a non-empty list of {role, content} objects.
 func decodeMessages(f fields, key, where string) ([]Message, error) {
 	v, ok := f[key]
@@ -255,6 +261,13 @@ func decodeMessages(f fields, key, where string) ([]Message, error) {
 		}
 		if role == "" {
 			return nil, rowErrorf(where, name+".role", "is empty")
+		}
+		if !slices.Contains(KnownRoles, role) {
+			return nil, rowErrorf(where, name+".role", "is %q, not a known role (want one of %s)", role, strings.Join(KnownRoles, ", "))
+		}
+		if (role == "system" || role == "developer") && i > 0 && msgs[i-1].Role != "system" && msgs[i-1].Role != "developer" {
+			return nil, rowErrorf(where, name+".role", "is %q after a %q message; system instructions come first in a conversation",
+				role, msgs[i-1].Role)
 		}
 		content, err := decodeString(m, "content", where)
 		if err != nil {

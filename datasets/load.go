@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // LoadOptions says how to read a dataset.
@@ -100,6 +102,9 @@ func dataFiles(path string) ([]string, error) {
 		if !isDataFile(path) {
 			return nil, fmt.Errorf("datasets: %s: unknown file type (want .jsonl, .json or .parquet)", path)
 		}
+		if err := fileio.CheckRegular(path, 0); err != nil { // a FIFO or device would block the read
+			return nil, fmt.Errorf("datasets: %w", err)
+		}
 		return []string{path}, nil
 	}
 	var files []string
@@ -114,6 +119,9 @@ func dataFiles(path string) ([]string, error) {
 			return nil
 		}
 		if !d.IsDir() && isDataFile(p) {
+			if err := fileio.CheckRegular(p, 0); err != nil { // a FIFO or device would block the read
+				return err
+			}
 			files = append(files, p)
 		}
 		return nil

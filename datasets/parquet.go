@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"unicode/utf8"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -49,6 +51,11 @@ func readParquet(path string, visit func(f fields, where string, rowErr error) e
 func parquetFields(values map[string]any, where string) (fields, error) {
 	f := make(fields, len(values))
 	for key, v := range values {
+		// json.Marshal would replace bad bytes with U+FFFD silently. Only the text columns
+		// are checked: other columns (ids, images as bytes) are never read.
+		if slices.Contains(textColumns, key) && !validUTF8(v) {
+			return nil, rowErrorf(where, key, "holds invalid UTF-8; the column must be UTF-8 text")
+		}
 		raw, err := json.Marshal(jsonValue(v))
 		if err != nil {
 			return nil, rowErrorf(where, key, "cannot be represented: %v", err)
@@ -56,6 +63,32 @@ func parquetFields(values map[string]any, where string) (fields, error) {
 		f[key] = raw
 	}
 	return f, nil
+}
+
+// textColumns are the columns the row formats read as text.
+var textColumns = []string{"messages", "prompt", "completion", "text", "chosen", "rejected"}
+
+// validUTF8 reports whether every string or byte string in v is valid UTF-8.
+func validUTF8(v any) bool {
+	switch x := v.(type) {
+	case []byte:
+		return utf8.Valid(x)
+	case string:
+		return utf8.ValidString(x)
+	case []any:
+		for _, e := range x {
+			if !validUTF8(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for k, e := range x {
+			if !utf8.ValidString(k) || !validUTF8(e) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // jsonValue turns Parquet BYTE_ARRAY values ([]byte) into strings, recursively; json.Marshal

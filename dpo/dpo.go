@@ -119,6 +119,9 @@ func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("policy: %w", err)
 	}
+	if err := model.CheckTrainingShape(t.m.Config, 2*r.Train.BatchSize, r.Data.MaxLength, model.ModelSource(ckpt, r.Model.Path), !r.LoRA.Enabled); err != nil {
+		return nil, 0, err // each pair is two rows
+	}
 	if err := t.prepareOptimizer(ckpt); err != nil {
 		return nil, 0, err
 	}

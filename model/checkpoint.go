@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/posttrain/posttrain/compute"
+	"github.com/posttrain/posttrain/internal/fileio"
 	"github.com/posttrain/posttrain/model/safetensors"
 )
 
@@ -20,13 +21,14 @@ var ErrWeights = errors.New("model: weights do not match the config")
 // implies must be present with its exact shape; extra tensors are an error
 // except those named in allowExtra (a reward model's score.weight, say).
 func Load(be compute.Backend, dir string, allowExtra ...string) (*Model, error) {
-	cfg, err := LoadConfig(filepath.Join(dir, "config.json"))
+	cfgPath := filepath.Join(dir, "config.json")
+	cfg, err := LoadConfig(cfgPath)
 	if err != nil {
 		return nil, err
 	}
 	m, err := New(be, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, fmt.Errorf("%s: %w", cfgPath, err)
 	}
 	set, err := safetensors.OpenDir(dir)
 	if err != nil {
@@ -141,7 +143,10 @@ func (m *Model) generationConfig() []byte {
 }
 
 // WriteFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path, so readers never see a half-written file.
+// renames it over path, so readers never see a half-written file. The file
+// gets 0644 under the umask, as os.WriteFile(path, data, 0o644) would give,
+// not os.CreateTemp's 0600: configs and tokenizers are shared with the
+// weights beside them.
 func WriteFileAtomic(path string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -149,6 +154,9 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	tmp := f.Name()
 	_, werr := f.Write(data)
+	if werr == nil {
+		werr = f.Chmod(fileio.SharedMode())
+	}
 	if werr == nil {
 		werr = f.Sync()
 	}

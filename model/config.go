@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // ErrConfig marks a config.json that cannot describe a LLaMA 3 model.
@@ -168,8 +170,14 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	return cfg, nil
 }
 
+// maxConfigBytes bounds config.json: real ones are a few kilobytes.
+const maxConfigBytes = 16 << 20
+
 // LoadConfig reads and validates a config.json file.
 func LoadConfig(path string) (*Config, error) {
+	if err := fileio.CheckRegular(path, maxConfigBytes); err != nil {
+		return nil, fmt.Errorf("model: read config: %w", err)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("model: read config: %w", err)
@@ -194,6 +202,12 @@ func (c *Config) Validate() error {
 	for _, p := range positive {
 		if p.v <= 0 {
 			return bad("%s must be positive, found %d", p.name, p.v)
+		}
+	}
+	for _, b := range configBounds {
+		if v := b.get(c); v > b.max {
+			return bad("%s %d is beyond the sane maximum %d (%s); the file is probably damaged or not a LLaMA config",
+				b.name, v, b.max, b.why)
 		}
 	}
 	if c.ModelType != "" && c.ModelType != "llama" {
@@ -248,6 +262,29 @@ func (c *Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// configBounds are upper limits far above any LLaMA-family model (Llama 3.1
+// 405B: hidden 16384, ffn 53248, 126 layers, 128 heads, vocab 128256, context
+// 131072). They exist so that a damaged or hostile config.json is an error
+// naming the field, not a multi-terabyte allocation, an int overflow in a size
+// product or a makeslice panic. They also keep every size product used below
+// (vocab × hidden, layers × hidden × ffn, tokens × heads) inside int64.
+var configBounds = []struct {
+	name string
+	max  int
+	why  string
+	get  func(*Config) int
+}{
+	{"hidden_size", 1 << 17, "8x Llama 3.1 405B", func(c *Config) int { return c.HiddenSize }},
+	{"intermediate_size", 1 << 19, "8x Llama 3.1 405B", func(c *Config) int { return c.IntermediateSize }},
+	{"num_hidden_layers", 1024, "8x Llama 3.1 405B", func(c *Config) int { return c.NumHiddenLayers }},
+	{"num_attention_heads", 1024, "8x Llama 3.1 405B", func(c *Config) int { return c.NumAttentionHeads }},
+	{"num_key_value_heads", 1024, "8x Llama 3.1 405B", func(c *Config) int { return c.NumKeyValueHeads }},
+	{"head_dim", 1024, "8x the usual 128", func(c *Config) int { return c.HeadDim }},
+	{"vocab_size", 1 << 22, "32x Llama 3's 128256", func(c *Config) int { return c.VocabSize }},
+	{"max_position_embeddings", 1 << 24, "128x Llama 3.1's 131072", func(c *Config) int { return c.MaxPositionEmbeddings }},
+	{"num_labels", 1 << 16, "a classification head", func(c *Config) int { return c.NumLabels }},
 }
 
 // UnmarshalJSON lets older configs spell rope_scaling's type as "type".

@@ -136,7 +136,10 @@ func (m *Model) Generate(prompts [][]int32, opts GenerateOptions) ([][]int32, er
 		}
 		maxLen = max(maxLen, len(p))
 	}
-	if opts.MaxNewTokens <= 0 {
+	if err := m.checkGenerate(B, maxLen, opts); err != nil {
+		return nil, err
+	}
+	if opts.MaxNewTokens == 0 {
 		return make([][]int32, B), nil
 	}
 	maxT := maxLen + opts.MaxNewTokens

@@ -24,14 +24,20 @@ func (c LoRAConfig) Scale() float32 { return float32(c.Alpha / float64(c.Rank)) 
 var loraModules = []string{"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
 
 // Validate checks rank, alpha, dropout and module names.
+// maxLoRARank bounds r: beyond it an adapter is larger than the layers it adapts.
+const maxLoRARank = 1 << 14
+
 func (c LoRAConfig) Validate() error {
 	if c.Rank <= 0 {
 		return fmt.Errorf("lora: r must be positive, found %d", c.Rank)
 	}
-	if c.Alpha <= 0 {
-		return fmt.Errorf("lora: alpha must be positive, found %g", c.Alpha)
+	if c.Rank > maxLoRARank {
+		return fmt.Errorf("lora: r must be <= %d, found %d", maxLoRARank, c.Rank)
 	}
-	if c.Dropout < 0 || c.Dropout >= 1 {
+	if !(c.Alpha > 0) || math.IsInf(c.Alpha, 0) { // NaN fails the comparison
+		return fmt.Errorf("lora: alpha must be a finite number > 0, found %g", c.Alpha)
+	}
+	if !(c.Dropout >= 0 && c.Dropout < 1) {
 		return fmt.Errorf("lora: dropout must be in [0, 1), found %g", c.Dropout)
 	}
 	if len(c.TargetModules) == 0 {

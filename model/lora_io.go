@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/posttrain/posttrain/internal/fileio"
 	"github.com/posttrain/posttrain/model/safetensors"
 )
 
@@ -75,6 +76,9 @@ func (m *Model) SaveAdapter(dir, baseModel string) error {
 // LoadAdapter attaches the PEFT LoRA adapter stored in dir.
 func (m *Model) LoadAdapter(dir string) (*LoRA, error) {
 	path := filepath.Join(dir, AdapterConfigFile)
+	if err := fileio.CheckRegular(path, maxConfigBytes); err != nil {
+		return nil, fmt.Errorf("load adapter: %w", err)
+	}
 	body, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("load adapter: %w", err)

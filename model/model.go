@@ -33,6 +33,9 @@ func New(be compute.Backend, cfg *Config) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := CheckMemory(cfg); err != nil {
+		return nil, err
+	}
 	return &Model{Config: cfg, Params: NewParams(be, cfg), be: be, invFreq: RopeInvFreq(cfg)}, nil
 }
 
@@ -126,6 +129,11 @@ func (m *Model) prepare(b *Batch) (*preparedBatch, error) {
 	for n, q := range p.pos {
 		if q < 0 {
 			return nil, fmt.Errorf("%w: position_ids[%d][%d] = %d is negative", ErrBatch, n/b.T, n%b.T, q)
+		}
+	}
+	for n, v := range b.AttentionMask {
+		if v != 0 && v != 1 {
+			return nil, fmt.Errorf("%w: attention_mask[%d][%d] = %d, want 0 (padding) or 1", ErrBatch, n/b.T, n%b.T, v)
 		}
 	}
 	if b.DocIDs != nil || b.AttentionMask != nil {

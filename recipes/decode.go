@@ -16,9 +16,12 @@ import (
 // yaml's own decoder (with KnownFields as a second guard) fills the structs. Parse does not
 // validate; Load does, after the overrides.
 func Parse(data []byte, source string) (*Recipe, error) {
+	if err := checkUTF8(source, data); err != nil {
+		return nil, err
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrBadValue, source, err)
+		return nil, syntaxError(source, err)
 	}
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%w: %s: the recipe is empty", ErrInvalid, source)

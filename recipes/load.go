@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 //go:embed builtin/*.yaml
@@ -45,9 +47,15 @@ func Load(nameOrPath string, overrides []string) (*Recipe, error) {
 	return r, nil
 }
 
+// maxRecipeBytes bounds a recipe file; real ones are a few KiB.
+const maxRecipeBytes = 1 << 20
+
 func readRecipe(nameOrPath string) (data []byte, source, name string, err error) {
 	ext := filepath.Ext(nameOrPath)
 	if ext == ".yaml" || ext == ".yml" {
+		if err := fileio.CheckRegular(nameOrPath, maxRecipeBytes); err != nil {
+			return nil, "", "", fmt.Errorf("recipes: read recipe: %w", err)
+		}
 		data, err := os.ReadFile(nameOrPath)
 		if err != nil {
 			return nil, "", "", fmt.Errorf("recipes: read recipe: %w", err)

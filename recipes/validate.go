@@ -43,6 +43,13 @@ func (p *problems) nonNegative(path string, v float64) {
 	}
 }
 
+// atMost checks an upper bound (the lower one is checked with its own message).
+func (p *problems) atMost(path string, v, hi int) {
+	if v > hi {
+		p.addf(path, "must be <= %d, found %d", hi, v)
+	}
+}
+
 // inRange checks lo <= v < hi.
 func (p *problems) inRange(path string, v, lo, hi float64) {
 	if !(v >= lo && v < hi) {
@@ -142,6 +149,16 @@ func validateModel(p *problems, m *ModelConfig) {
 	}
 }
 
+// Upper bounds checked before anything is loaded: beyond them a run would
+// only end in an out-of-memory crash. The model's max_position_embeddings and
+// the memory available are checked again once the model is loaded.
+const (
+	MaxSequenceLength = 1 << 20
+	MaxBatchSize      = 1 << 16
+	maxWorkers        = 1 << 10
+	maxEpochs         = 1 << 16
+)
+
 func validateData(p *problems, r *Recipe) {
 	d := &r.Data
 	if d.Train == "" {
@@ -154,6 +171,12 @@ func validateData(p *problems, r *Recipe) {
 	p.oneOf("data.format", d.Format, "auto", "text", "prompt_completion", "messages", "preference", "prompt")
 	if d.MaxLength <= 0 {
 		p.addf("data.max_length", "must be > 0, found %d", d.MaxLength)
+	}
+	if d.MaxLength > MaxSequenceLength {
+		p.addf("data.max_length", "must be <= %d, found %d (it must also fit the model's max_position_embeddings)", MaxSequenceLength, d.MaxLength)
+	}
+	if in := r.Model.Init; in != nil && in.MaxPositionEmbeddings > 0 && d.MaxLength > in.MaxPositionEmbeddings {
+		p.addf("data.max_length", "%d is beyond model.init.max_position_embeddings %d", d.MaxLength, in.MaxPositionEmbeddings)
 	}
 	if d.MaxPromptLength < 0 || (d.MaxLength > 0 && d.MaxPromptLength >= d.MaxLength) {
 		p.addf("data.max_prompt_length", "must be in [0, max_length %d), found %d", d.MaxLength, d.MaxPromptLength)
@@ -191,6 +214,9 @@ func validateTrain(p *problems, r *Recipe) {
 		}
 	}
 	atLeast("train.batch_size", t.BatchSize, 1)
+	if t.BatchSize > MaxBatchSize {
+		p.addf("train.batch_size", "must be <= %d, found %d (raise train.grad_accum for larger effective batches)", MaxBatchSize, t.BatchSize)
+	}
 	atLeast("train.grad_accum", t.GradAccum, 1)
 	atLeast("train.max_steps", t.MaxSteps, 0)
 	atLeast("train.epochs", t.Epochs, 0)
@@ -274,6 +300,9 @@ func validateStage(p *problems, r *Recipe) {
 				p.addf("ppo."+f.key, "must be >= 1, found %d", f.v)
 			}
 		}
+		p.atMost("ppo.response_length", c.ResponseLength, MaxSequenceLength)
+		p.atMost("ppo.rollout_workers", c.RolloutWorkers, maxWorkers)
+		p.atMost("ppo.num_ppo_epochs", c.PPOEpochs, maxEpochs)
 	case StageGRPO:
 		g := &r.GRPO
 		if g.RewardModel == "" {
@@ -291,6 +320,9 @@ func validateStage(p *problems, r *Recipe) {
 		if g.RolloutWorkers < 1 {
 			p.addf("grpo.rollout_workers", "must be >= 1, found %d", g.RolloutWorkers)
 		}
+		p.atMost("grpo.max_completion_length", g.MaxCompletionLength, MaxSequenceLength)
+		p.atMost("grpo.rollout_workers", g.RolloutWorkers, maxWorkers)
+		p.atMost("grpo.num_generations", g.NumGenerations, MaxBatchSize)
 		p.oneOf("grpo.advantage", g.Advantage, AdvantageGRPO, AdvantageRLOO)
 		if g.NumIterations < 1 {
 			p.addf("grpo.num_iterations", "must be >= 1, found %d", g.NumIterations)

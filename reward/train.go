@@ -102,6 +102,9 @@ func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := model.CheckTrainingShape(t.rm.Trunk.Config, 2*r.Train.BatchSize, r.Data.MaxLength, model.ModelSource(ckpt, r.Model.Path), !r.LoRA.Enabled); err != nil {
+		return nil, 0, err // each pair is two rows
+	}
 	if t.rm.PadID < 0 {
 		t.rm.PadID = setup.PadID(t.tok)
 	}

@@ -98,6 +98,9 @@ func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	if err := model.CheckTrainingShape(t.m.Config, r.Train.BatchSize, r.Data.MaxLength, model.ModelSource(ckpt, r.Model.Path), !r.LoRA.Enabled); err != nil {
+		return nil, 0, err
+	}
 	if err := t.prepareData(); err != nil {
 		return nil, 0, err
 	}

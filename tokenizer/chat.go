@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"unicode/utf8"
 
-	"github.com/ardanlabs/jinja"
+	"github.com/posttrain/posttrain/tokenizer/internal/jinja"
 )
 
 // Message is one turn of a conversation, as chat templates expect it.
@@ -15,6 +16,9 @@ type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
 }
+
+// ErrTemplateLimit marks a chat template stopped by a render limit.
+var ErrTemplateLimit = jinja.ErrLimit
 
 // ErrNoChatTemplate reports a tokenizer whose config has no chat template.
 var ErrNoChatTemplate = errors.New("tokenizer: no chat_template in tokenizer_config.json or chat_template.jinja")
@@ -28,6 +32,13 @@ var ErrNoChatTemplate = errors.New("tokenizer: no chat_template in tokenizer_con
 // Python string methods those templates call). nikolalohinski/gonja and
 // flosch/pongo2 are general engines without those HF-specific globals, and
 // pongo2 follows Django rather than Jinja syntax.
+//
+// The engine is vendored in tokenizer/internal/jinja with render limits (see
+// its NOTICE): a template is data downloaded with a model, so it may loop,
+// recurse or build huge strings. Every render runs under jinja.DefaultLimits:
+// 10 s, 5M evaluation steps, 64 MiB of output, 512 MiB built in total and
+// 64 nested macro calls, and a source of at most 1 MiB. A template that hits
+// one fails with an error naming its file (ErrTemplateLimit).
 type chatTemplate struct {
 	origin string // file (and field) it came from, for error messages
 	source string
@@ -88,6 +99,9 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, addGenerationPrompt bo
 	if c.err != nil {
 		return "", fmt.Errorf("tokenizer: compile %s: %w", c.origin, c.err)
 	}
+	if !utf8.ValidString(c.source) {
+		return "", fmt.Errorf("tokenizer: %s: the chat template is not valid UTF-8", c.origin)
+	}
 	msgs := make([]any, len(messages))
 	for i, m := range messages {
 		msgs[i] = map[string]any{"role": m.Role, "content": m.Content}
@@ -100,6 +114,10 @@ func (t *Tokenizer) ApplyChatTemplate(messages []Message, addGenerationPrompt bo
 		data[field] = literal
 	}
 	out, err := c.compiled.Render(data)
+	if errors.Is(err, jinja.ErrLimit) {
+		return "", fmt.Errorf("tokenizer: render %s: %w (chat templates need far less: "+
+			"is this template from a trusted model repository?)", c.origin, err)
+	}
 	if err != nil {
 		return "", fmt.Errorf("tokenizer: render %s: %w", c.origin, err)
 	}

@@ -1,6 +1,10 @@
 package tokenizer
 
-import "unicode/utf8"
+import (
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
 
 // Decode returns the text of ids: the concatenated bytes of their tokens, special
 // tokens written as their literals, with no clean-up of spaces. Decoding the ids
@@ -65,4 +69,18 @@ func completeUTF8Prefix(b []byte) int {
 		}
 	}
 	return len(b)
+}
+
+// ErrUnknownID marks a token id that names no token of the vocabulary.
+var ErrUnknownID = errors.New("tokenizer: unknown token id")
+
+// CheckIDs reports the first id that Decode would silently drop: negative,
+// beyond the vocabulary, or in a gap of it.
+func (t *Tokenizer) CheckIDs(ids []int32) error {
+	for i, id := range ids {
+		if id < 0 || int(id) >= len(t.tokenBytes) || t.tokenBytes[id] == nil {
+			return fmt.Errorf("%w: ids[%d] = %d is not in the vocabulary (ids 0..%d)", ErrUnknownID, i, id, len(t.tokenBytes)-1)
+		}
+	}
+	return nil
 }

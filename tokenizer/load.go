@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // Files Load reads from the tokenizer directory; the first two are required.
@@ -21,6 +23,9 @@ const (
 	chatTemplateFile     = "chat_template.jinja"
 )
 
+// maxFileBytes bounds each file Load reads: Llama 3's tokenizer.json is 9 MB.
+const maxFileBytes = 256 << 20
+
 // Load reads tokenizer.json and tokenizer_config.json (and, where present,
 // special_tokens_map.json, generation_config.json and chat_template.jinja) from
 // dir. A tokenizer.json other than a Llama 3 style byte-level BPE gives an error
@@ -28,7 +33,12 @@ const (
 func Load(dir string) (*Tokenizer, error) {
 	files := make(map[string][]byte)
 	for _, name := range []string{tokenizerFile, tokenizerConfigFile, specialTokensMapFile, generationConfigFile, chatTemplateFile} {
-		data, err := os.ReadFile(filepath.Join(dir, name))
+		// A FIFO or device here would block the read for ever; a huge file would exhaust memory.
+		err := fileio.CheckRegular(filepath.Join(dir, name), maxFileBytes)
+		var data []byte
+		if err == nil {
+			data, err = os.ReadFile(filepath.Join(dir, name))
+		}
 		if err != nil {
 			required := name == tokenizerFile || name == tokenizerConfigFile
 			if errors.Is(err, fs.ErrNotExist) && !required {
@@ -184,6 +194,9 @@ func checkPreTokenizer(raw json.RawMessage) error {
 	return nil
 }
 
+// MaxVocabID bounds token ids (exclusive): the model accepts vocab_size up to 2^22.
+const MaxVocabID = 1 << 22
+
 // buildVocab fills the id <-> bytes tables from the BPE vocabulary (byte-level
 // strings) and the added tokens (literal text).
 func (t *Tokenizer) buildVocab(rawVocab json.RawMessage, added []addedToken) error {
@@ -191,11 +204,18 @@ func (t *Tokenizer) buildVocab(rawVocab json.RawMessage, added []addedToken) err
 	if err != nil {
 		return fmt.Errorf("tokenizer: model.vocab: %w", err)
 	}
+	// Ids index a table, so one absurd id (10^9) would allocate gigabytes.
 	size := int32(0)
 	for _, e := range vocab {
+		if e.id >= MaxVocabID {
+			return fmt.Errorf("tokenizer: model.vocab[%q] = %d is beyond the largest id accepted, %d (Llama 3 uses 128256 ids)", e.token, e.id, MaxVocabID-1)
+		}
 		size = max(size, e.id+1)
 	}
 	for _, a := range added {
+		if a.ID >= MaxVocabID {
+			return fmt.Errorf("tokenizer: added_tokens entry %q has id %d, beyond the largest id accepted, %d (Llama 3 uses 128256 ids)", a.Content, a.ID, MaxVocabID-1)
+		}
 		size = max(size, a.ID+1)
 	}
 	t.tokenBytes = make([][]byte, size)

@@ -3,10 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/posttrain/posttrain/internal/fileio"
+	"github.com/posttrain/posttrain/internal/sysmem"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/model/safetensors"
 )
@@ -21,8 +24,33 @@ type batchFile struct {
 	PositionIDs   [][]int32 `json:"position_ids"`
 }
 
+// maxBatchFileBytes bounds a debug batch file (the fixtures' are a few KiB).
+const maxBatchFileBytes = 64 << 20
+
+// checkBatchFits refuses a batch longer than the model's context, or whose
+// activations or [B, T, vocab] logits do not fit in memory, before any
+// allocation; path names the batch file.
+func checkBatchFits(cfg *model.Config, b *model.Batch, path string) error {
+	if err := model.CheckSequenceLength(cfg, b.T, "input_ids row length"); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := model.CheckBatchMemory(cfg, b.B, b.T, "input_ids rows × length"); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if avail, ok := sysmem.Available(); ok {
+		if need := 4 * float64(b.B) * float64(b.T) * float64(cfg.VocabSize); need > float64(avail.Bytes) {
+			return fmt.Errorf("%s: the logits [%d, %d, %d] need %s, but %s is available (%s)", path, b.B, b.T, cfg.VocabSize,
+				sysmem.Format(need), sysmem.Format(float64(avail.Bytes)), avail.Source)
+		}
+	}
+	return nil
+}
+
 // readBatchFile reads and checks a batch file: every field a B×T matrix.
 func readBatchFile(path string) (*model.Batch, error) {
+	if err := fileio.CheckRegular(path, maxBatchFileBytes); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -84,9 +112,12 @@ func debugForwardCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkBatchFits(m.Config, b, batchPath); err != nil {
+				return err
+			}
 			logits, err := m.Logits(b)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", batchPath, err)
 			}
 			tensors := []safetensors.Tensor{{Name: "logits", Shape: []int{b.B, b.T, m.Config.VocabSize}, Data: logits}}
 			var loss any
@@ -94,6 +125,10 @@ func debugForwardCmd() *cobra.Command {
 				probe, err := m.Forward(b)
 				if err != nil {
 					return err
+				}
+				if probe.NumTokens == 0 {
+					return fmt.Errorf("%s: no label carries a loss: every label is -100, masked by attention_mask, "+
+						"or at position 0 (labels are shifted: label t is predicted from position t-1)", batchPath)
 				}
 				res, err := m.ForwardBackward(b, 1/float32(max(probe.NumTokens, 1)))
 				if err != nil {
@@ -109,7 +144,13 @@ func debugForwardCmd() *cobra.Command {
 			if err := safetensors.Write(out, tensors, nil, safetensors.F32); err != nil {
 				return err
 			}
-			line, _ := json.Marshal(map[string]any{"loss": loss})
+			if l, ok := loss.(float64); ok && (math.IsNaN(l) || math.IsInf(l, 0)) {
+				return fmt.Errorf("the loss is %g (not finite); logits and gradients were written to %s for inspection", l, out)
+			}
+			line, err := json.Marshal(map[string]any{"loss": loss})
+			if err != nil {
+				return err
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), string(line))
 			return nil
 		},

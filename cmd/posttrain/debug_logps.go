@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/posttrain/posttrain/dpo"
+	"github.com/posttrain/posttrain/internal/fileio"
 	"github.com/posttrain/posttrain/model"
 )
 
@@ -24,6 +25,9 @@ type pairsFile struct {
 
 // readPairsFile reads token-id pairs; every field must be non-empty.
 func readPairsFile(path string) ([]dpo.Pair, error) {
+	if err := fileio.CheckRegular(path, maxBatchFileBytes); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -50,6 +54,10 @@ func readPairsFile(path string) ([]dpo.Pair, error) {
 	return pairs, nil
 }
 
+// maxDebugBatch bounds --batch-size of the debug commands: beyond it the
+// activations of one forward pass are the whole machine's memory.
+const maxDebugBatch = 4096
+
 func debugLogpsCmd() *cobra.Command {
 	var dir, pairsPath, device string
 	var batchSize int
@@ -61,6 +69,9 @@ func debugLogpsCmd() *cobra.Command {
 			"chosen_logp_mean and rejected_logp_mean per pair.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if batchSize < 1 || batchSize > maxDebugBatch {
+				return fmt.Errorf("--batch-size must be in [1, %d], found %d", maxDebugBatch, batchSize)
+			}
 			be, err := newBackend(device)
 			if err != nil {
 				return err

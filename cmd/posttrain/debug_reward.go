@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/spf13/cobra"
 
@@ -33,9 +34,17 @@ func debugRewardCmd() *cobra.Command {
 				return err
 			}
 			b.Labels = nil
+			if err := checkBatchFits(rm.Trunk.Config, b, batchPath); err != nil {
+				return err
+			}
 			rewards, err := rm.Rewards(b)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", batchPath, err)
+			}
+			for i, r := range rewards {
+				if math.IsNaN(r) || math.IsInf(r, 0) {
+					return fmt.Errorf("%s: the reward of row %d is %g (not finite)", batchPath, i, r)
+				}
 			}
 			line, err := json.Marshal(map[string][]float64{"rewards": rewards})
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,6 +30,9 @@ func generateCmd() *cobra.Command {
 			if (promptIDs == "") == (prompt == "") {
 				return fmt.Errorf("give exactly one of --prompt-ids and --prompt")
 			}
+			if err := checkSamplingFlags(opts); err != nil {
+				return err
+			}
 			be, err := newBackend(device)
 			if err != nil {
 				return err
@@ -46,7 +50,7 @@ func generateCmd() *cobra.Command {
 				}
 				out, err := m.Generate([][]int32{ids}, opts)
 				if err != nil {
-					return err
+					return fmt.Errorf("--prompt-ids, --max-new-tokens: %w", err)
 				}
 				line, _ := json.Marshal(out[0])
 				fmt.Fprintln(w, string(line))
@@ -63,7 +67,7 @@ func generateCmd() *cobra.Command {
 			ids := tok.Encode(prompt, tokenizer.EncodeOptions{Special: true, BOS: true})
 			out, err := m.Generate([][]int32{ids}, opts)
 			if err != nil {
-				return err
+				return fmt.Errorf("--prompt, --max-new-tokens: %w", err)
 			}
 			fmt.Fprintln(w, tok.Decode(out[0]))
 			return nil
@@ -81,6 +85,23 @@ func generateCmd() *cobra.Command {
 	f.StringVar(&device, "device", "auto", "cpu, cuda or auto")
 	_ = cmd.MarkFlagRequired("model")
 	return cmd
+}
+
+// checkSamplingFlags refuses values the sampler would misread, before the
+// model is loaded: the library's Validate accepts top-p 0 as "off", the flag
+// does not.
+func checkSamplingFlags(o model.GenerateOptions) error {
+	switch {
+	case math.IsNaN(o.Temperature) || math.IsInf(o.Temperature, 0) || o.Temperature < 0:
+		return fmt.Errorf("--temperature must be a finite number >= 0 (0 is greedy), found %g", o.Temperature)
+	case math.IsNaN(o.TopP) || o.TopP <= 0 || o.TopP > 1:
+		return fmt.Errorf("--top-p must be in (0, 1] (1 keeps every token), found %g", o.TopP)
+	case o.TopK < 0:
+		return fmt.Errorf("--top-k must be >= 0 (0 keeps every token), found %d", o.TopK)
+	case o.MaxNewTokens < 0:
+		return fmt.Errorf("--max-new-tokens must be >= 0, found %d", o.MaxNewTokens)
+	}
+	return nil
 }
 
 // eosIDs are the config's end-of-sequence ids as stop tokens.

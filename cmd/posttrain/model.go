@@ -3,13 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/posttrain/posttrain/internal/sysmem"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/model/safetensors"
 )
@@ -36,7 +36,7 @@ func modelInitCmd() *cobra.Command {
 			}
 			m, err := model.New(be, cfg)
 			if err != nil {
-				return err
+				return fmt.Errorf("%s: %w", configPath, err)
 			}
 			m.Params.InitRandom(be, cfg, seed)
 			if err := m.Save(out, model.SaveOptions{}); err != nil {
@@ -89,6 +89,12 @@ func modelInspectCmd() *cobra.Command {
 				info.Memory.WeightsF32GiB, info.Memory.WeightsBF16GiB, info.Memory.KVCacheMiBPer1KTokens)
 			fmt.Fprintf(tw, "training memory\t%.2f GiB for weights, gradients and AdamW moments (float32) + %.2f GiB activations per 1,000 tokens\n",
 				info.Memory.TrainStateGiB, info.Memory.ActivationsGiBPer1KTokens)
+			if info.AvailableGiB > 0 {
+				fmt.Fprintf(tw, "available memory\t%.2f GiB\n", info.AvailableGiB)
+			}
+			for _, w := range info.Warnings {
+				fmt.Fprintf(tw, "warning\t%s\n", w)
+			}
 			return tw.Flush()
 		},
 	}
@@ -102,6 +108,10 @@ type modelInfo struct {
 	Parameters int                `json:"parameters"`
 	DTypes     map[string]int     `json:"dtypes"`
 	Memory     model.MemoryReport `json:"memory"`
+	// AvailableGiB is the memory this machine has free (0: unknown).
+	AvailableGiB float64 `json:"available_gib,omitempty"`
+	// Warnings say which estimates exceed AvailableGiB.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 func inspectModel(dir string) (*modelInfo, error) {
@@ -126,8 +136,16 @@ func inspectModel(dir string) (*modelInfo, error) {
 		info.Parameters += count
 		info.DTypes[string(ti.DType)]++
 	}
-	if _, err := os.Stat(dir); err != nil {
-		return nil, err
+	if avail, ok := sysmem.Available(); ok {
+		info.AvailableGiB = float64(avail.Bytes) / (1 << 30)
+		m := info.Memory
+		if m.WeightsF32GiB > info.AvailableGiB {
+			info.Warnings = append(info.Warnings, fmt.Sprintf("the float32 weights (%.2f GiB) exceed the %.2f GiB available (%s): this machine cannot load the model",
+				m.WeightsF32GiB, info.AvailableGiB, avail.Source))
+		} else if m.TrainStateGiB > info.AvailableGiB {
+			info.Warnings = append(info.Warnings, fmt.Sprintf("the training state (%.2f GiB) exceeds the %.2f GiB available (%s): this machine cannot train the model",
+				m.TrainStateGiB, info.AvailableGiB, avail.Source))
+		}
 	}
 	return info, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/posttrain/posttrain/datasets"
+	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/recipes"
 	"github.com/posttrain/posttrain/reward"
 	"github.com/posttrain/posttrain/tokenizer"
@@ -54,6 +55,9 @@ func (f *rewardFlags) register(cmd *cobra.Command) {
 
 // load opens the model, its tokenizer and the rows.
 func (f *rewardFlags) load() (*reward.Model, *tokenizer.Tokenizer, []datasets.Row, error) {
+	if f.batchSize < 1 || f.batchSize > maxDebugBatch {
+		return nil, nil, nil, fmt.Errorf("--batch-size must be in [1, %d], found %d", maxDebugBatch, f.batchSize)
+	}
 	be, err := newBackend(f.device)
 	if err != nil {
 		return nil, nil, nil, err
@@ -89,8 +93,14 @@ func rewardEvalCmd() *cobra.Command {
 			" (both rewards of every pair) and " + reward.EvalHistogramFile + " into --out (default MODEL/eval).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if maxLength < 0 {
+				return fmt.Errorf("--max-length must be >= 0 (0: no limit), found %d", maxLength)
+			}
 			rm, tok, rows, err := f.load()
 			if err != nil {
+				return err
+			}
+			if err := model.CheckSequenceLength(rm.Trunk.Config, maxLength, "--max-length"); err != nil {
 				return err
 			}
 			pairs, dropped, err := reward.EncodeEvalPairs(rows, tok, maxLength)

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/posttrain/posttrain/datasets"
+	"github.com/posttrain/posttrain/internal/fileio"
 	"github.com/posttrain/posttrain/tokenizer"
 	"github.com/spf13/cobra"
 )
@@ -66,6 +68,9 @@ func runTokenize(cmd *cobra.Command, _ []string) error {
 	handle := func(line []byte, where string) error {
 		if flags.decode {
 			ids, err := decodeIDArray(line)
+			if err == nil {
+				err = tok.CheckIDs(ids) // Decode would drop them silently
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
@@ -86,8 +91,9 @@ func runTokenize(cmd *cobra.Command, _ []string) error {
 	}
 	defer in.Close()
 	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 1<<20), 1<<30)
-	for lineNo := 1; sc.Scan(); lineNo++ {
+	sc.Buffer(make([]byte, 1<<20), datasets.MaxLineBytes)
+	lineNo := 1
+	for ; sc.Scan(); lineNo++ {
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
 			continue
@@ -109,7 +115,10 @@ func runTokenize(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 	}
-	if err := sc.Err(); err != nil {
+	if err := sc.Err(); errors.Is(err, bufio.ErrTooLong) {
+		return fmt.Errorf("%s:%d: the line is longer than %d bytes, the most a line may have (as in training data)",
+			name, lineNo, datasets.MaxLineBytes)
+	} else if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return out.Flush()
@@ -134,6 +143,9 @@ func decodeIDArray(data []byte) ([]int32, error) {
 func openInput(cmd *cobra.Command, path string) (io.ReadCloser, string, error) {
 	if path == "-" {
 		return io.NopCloser(cmd.InOrStdin()), "stdin", nil
+	}
+	if err := fileio.CheckRegular(path, 0); err != nil { // a FIFO would block the open
+		return nil, path, fmt.Errorf("%w (to stream, pass \"-\" and pipe into standard input)", err)
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"sync/atomic"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // File is one opened .safetensors file. Open reads and validates only the
@@ -29,6 +31,10 @@ type File struct {
 
 // Open opens and validates the safetensors file at path.
 func Open(path string) (*File, error) {
+	// Stat before open: opening a FIFO blocks until a writer appears.
+	if err := fileio.CheckRegular(path, 0); err != nil {
+		return nil, fmt.Errorf("safetensors: %w", err)
+	}
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("safetensors: %w", err)

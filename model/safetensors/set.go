@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // File names of a Hugging Face model directory's weights.
@@ -52,7 +54,11 @@ func OpenDir(dir string) (*Set, error) {
 
 func openSharded(dir string) (*Set, error) {
 	indexPath := filepath.Join(dir, indexFileName)
-	raw, err := os.ReadFile(indexPath)
+	err := fileio.CheckRegular(indexPath, 64<<20) // a FIFO would block the read; real indexes are ~100 KiB
+	var raw []byte
+	if err == nil {
+		raw, err = os.ReadFile(indexPath)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("safetensors: %s has neither %s nor %s: %w", dir, singleFileName, indexFileName, err)
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // Tensor is a float32 tensor to write; len(Data) must equal the product of Shape.
@@ -162,7 +164,7 @@ func writeAtomic(path string, write func(io.Writer) error) (err error) {
 	if err := bw.Flush(); err != nil {
 		return err
 	}
-	if err := tmp.Chmod(0o644); err != nil { // CreateTemp makes 0600; weights are meant to be shared
+	if err := tmp.Chmod(fileio.SharedMode()); err != nil { // CreateTemp makes 0600; weights are meant to be shared (0644 under the umask)
 		return err
 	}
 	if err := tmp.Sync(); err != nil {
