@@ -1,0 +1,94 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// ErrNonFinite is wrapped by every error about a NaN or infinite loss, gradient
+// norm or parameter; a run that hits one stops rather than writing a model full of
+// NaNs.
+var ErrNonFinite = errors.New("train: non-finite value")
+
+// NonFiniteError names the step and the quantity that went non-finite.
+type NonFiniteError struct {
+	Step  int
+	What  string // "loss", "grad_norm" or "parameter NAME[i]"
+	Value float64
+}
+
+func (e *NonFiniteError) Error() string {
+	return fmt.Sprintf("step %d: %s is %v: training diverged; lower optim.lr, set optim.grad_clip, check the data and the input model "+
+		"(train.skip_nonfinite_steps=N skips up to N such steps)", e.Step, e.What, e.Value)
+}
+
+func (e *NonFiniteError) Unwrap() error { return ErrNonFinite }
+
+// finite reports whether v is neither NaN nor ±Inf.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// FirstNonFinite returns the index of the first NaN or ±Inf in data, or -1.
+func FirstNonFinite(data []float32) int {
+	for i, v := range data {
+		// v-v is 0 for finite v and NaN for NaN and ±Inf.
+		if v-v != 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// CheckParams returns a NonFiniteError (What "parameter NAME[i]") for the first
+// parameter value that is NaN or infinite.
+func CheckParams(step int, params []Param) error {
+	for _, p := range params {
+		if i := FirstNonFinite(p.Data); i >= 0 {
+			return &NonFiniteError{Step: step, What: fmt.Sprintf("parameter %s[%d]", p.Name, i), Value: float64(p.Data[i])}
+		}
+	}
+	return nil
+}
+
+// StepGuard is the tail that every stage's optimizer step shares: clip the
+// gradients, refuse a non-finite loss or gradient norm, step the optimizer and
+// check that the parameters stayed finite. A non-finite step is skipped (no
+// update) while fewer than MaxSkips have been skipped, and is an error after.
+type StepGuard struct {
+	Params []Param
+	Opt    *AdamW
+	// MaxNorm is the clipping threshold (optim.grad_clip; <= 0 measures only).
+	MaxNorm float64
+	// MaxSkips is train.skip_nonfinite_steps; Skipped counts the steps skipped so far.
+	MaxSkips, Skipped int
+}
+
+// Step clips, checks and applies one optimizer step at learning rate lr. loss
+// is the step's loss (NaN-free losses only; pass 0 when a step has none to
+// report). It returns the gradient norm before clipping and whether the update
+// was skipped.
+func (g *StepGuard) Step(step int, loss, lr float64) (norm float64, skipped bool, err error) {
+	norm = ClipGradNorm(g.Params, g.MaxNorm)
+	var bad *NonFiniteError
+	switch {
+	case !finite(loss):
+		bad = &NonFiniteError{Step: step, What: "loss", Value: loss}
+	case !finite(norm):
+		bad = &NonFiniteError{Step: step, What: "grad_norm", Value: norm}
+	}
+	if bad != nil {
+		if g.Skipped < g.MaxSkips {
+			g.Skipped++
+			return norm, true, nil
+		}
+		if g.MaxSkips > 0 {
+			return norm, false, fmt.Errorf("%w (after skipping %d non-finite steps, train.skip_nonfinite_steps=%d)", bad, g.Skipped, g.MaxSkips)
+		}
+		return norm, false, bad
+	}
+	g.Opt.Step(lr)
+	if err := CheckParams(step, g.Params); err != nil {
+		return norm, false, err
+	}
+	return norm, false, nil
+}
