@@ -427,6 +427,9 @@ func rotateCheckpoints(outputDir string, keep, keepLast int) error {
 	return nil
 }
 
+// RemoveCheckpoint deletes a checkpoint directory safely (see removeCheckpoint).
+func RemoveCheckpoint(dir string) error { return removeCheckpoint(dir) }
+
 // removeCheckpoint renames dir to a .tmp- name before deleting it, so an interrupted delete
 // leaves a temporary directory (cleaned by CleanStaleTemps), not a damaged checkpoint.
 func removeCheckpoint(dir string) error {
