@@ -359,8 +359,5 @@ func (s *session) loop(ctx context.Context, logw io.Writer, step func(ctx contex
 func (s *session) optimizerStep(it int, loss float64) (norm, lr float64, skipped bool, err error) {
 	lr = s.sched.LR(it - 1)
 	norm, skipped, err = s.guard.Step(it, loss, lr)
-	if err != nil {
-		return norm, lr, skipped, fmt.Errorf("%s iteration %d: %w", s.stage, it, err)
-	}
-	return norm, lr, skipped, nil
+	return norm, lr, skipped, err
 }

@@ -11,7 +11,8 @@ import (
 // NaNs.
 var ErrNonFinite = errors.New("train: non-finite value")
 
-// NonFiniteError names the step and the quantity that went non-finite.
+// NonFiniteError names the quantity that went non-finite; the stage's loop
+// wraps it with the step.
 type NonFiniteError struct {
 	Step  int
 	What  string // "loss", "grad_norm" or "parameter NAME[i]"
@@ -19,8 +20,8 @@ type NonFiniteError struct {
 }
 
 func (e *NonFiniteError) Error() string {
-	return fmt.Sprintf("step %d: %s is %v: training diverged; lower optim.lr, set optim.grad_clip, check the data and the input model "+
-		"(train.skip_nonfinite_steps=N skips up to N such steps)", e.Step, e.What, e.Value)
+	return fmt.Sprintf("%s is %v: training diverged; lower optim.lr, set optim.grad_clip, check the data and the input model "+
+		"(train.skip_nonfinite_steps=N skips up to N such steps)", e.What, e.Value)
 }
 
 func (e *NonFiniteError) Unwrap() error { return ErrNonFinite }

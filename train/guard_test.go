@@ -23,7 +23,10 @@ func TestStepGuardStopsOnNonFiniteLoss(t *testing.T) {
 	before := append([]float32(nil), data...)
 	_, _, err := g.Step(7, math.NaN(), 1e-3)
 	require.ErrorIs(t, err, ErrNonFinite)
-	assert.Contains(t, err.Error(), "step 7: loss is NaN")
+	assert.Contains(t, err.Error(), "loss is NaN")
+	var nf *NonFiniteError
+	require.ErrorAs(t, err, &nf)
+	assert.Equal(t, 7, nf.Step)
 	assert.Equal(t, before, data, "no update on a non-finite step")
 }
 

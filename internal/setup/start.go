@@ -94,14 +94,14 @@ func StartRun(r *recipes.Recipe, lc train.Lifecycle, log io.Writer) (_ *Start, e
 		}
 		switch {
 		case ok:
-			if err := CompareRecord(rp.Dir, rec, lc.AllowRecipeChange, log); err != nil {
-				return nil, err
-			}
-			s.Checkpoint, s.Step = rp.Dir, rp.Step
 			fmt.Fprintf(log, "resuming from %s (step %d)\n", rp.Dir, rp.Step)
 			if rp.Unverified {
 				fmt.Fprintf(log, "warning: %s has no %s (written by an older posttrain): its files were not verified\n", rp.Dir, train.ManifestFile)
 			}
+			if err := CompareRecord(rp.Dir, rec, lc.AllowRecipeChange, log); err != nil {
+				return nil, err
+			}
+			s.Checkpoint, s.Step = rp.Dir, rp.Step
 		case lc.Resume == train.ResumeLatest:
 			return nil, fmt.Errorf("--resume: no valid checkpoint found in output_dir %s (no checkpoint-N directory with a %s); "+
 				"run without --resume to start a new run, or with --resume=auto to resume only when there is a checkpoint",
