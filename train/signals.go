@@ -35,17 +35,29 @@ func (e *Interrupt) ExitCode() int {
 }
 
 // InterruptedAt is the error a stage's loop returns after saving the
-// checkpoint of step when ctx was cancelled by a signal: stageErr (the stage's
-// sentinel) and the signal's Interrupt are both in its chain.
+// checkpoint of step (what is "step" or "iteration") when ctx was cancelled by
+// a signal: stageErr (the stage's sentinel) and the signal's Interrupt are
+// both in its chain.
 func InterruptedAt(ctx context.Context, stageErr error, what string, step int) error {
-	cause := context.Cause(ctx)
 	var in *Interrupt
-	if errors.As(cause, &in) {
-		return fmt.Errorf("%w (checkpoint of %s %d saved): %w", stageErr, what, step, in)
+	if !errors.As(context.Cause(ctx), &in) {
+		return fmt.Errorf("%w (%s %d)", stageErr, what, step)
 	}
-	return fmt.Errorf("%w (checkpoint of %s %d saved)", stageErr, what, step)
+	return &stopped{stage: stageErr, in: in, what: what, step: step}
 }
 
+type stopped struct {
+	stage error
+	in    *Interrupt
+	what  string
+	step  int
+}
+
+func (e *stopped) Error() string {
+	return fmt.Sprintf("%v (stopped by %v; the checkpoint of %s %d is saved)", e.stage, e.in.Signal, e.what, e.step)
+}
+
+func (e *stopped) Unwrap() []error { return []error{e.stage, e.in} }
 // StopOnSignal returns a context that is cancelled on the first SIGINT or SIGTERM, with a
 // cause wrapping ErrInterrupted. The training loop checks ctx.Err() after each step, saves a
 // checkpoint and returns. The first signal also unregisters the handler, so a second one

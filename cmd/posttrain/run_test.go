@@ -97,7 +97,9 @@ func TestSIGINTSavesAndResumes(t *testing.T) {
 	waitFor(t, filepath.Join(b, "metrics.jsonl"), time.Minute)
 	time.Sleep(300 * time.Millisecond)
 	require.NoError(t, run.Process.Signal(syscall.SIGINT))
-	require.NoError(t, run.Wait(), "SIGINT exits cleanly")
+	var exit *exec.ExitError
+	require.ErrorAs(t, run.Wait(), &exit)
+	require.Equal(t, 130, exit.ExitCode(), "SIGINT saves a checkpoint and exits with 128+SIGINT")
 	matches, err := filepath.Glob(filepath.Join(b, "checkpoint-*", "trainer_state.json"))
 	require.NoError(t, err)
 	require.Len(t, matches, 1, "one checkpoint saved on interrupt")
