@@ -58,6 +58,7 @@ func (e *stopped) Error() string {
 }
 
 func (e *stopped) Unwrap() []error { return []error{e.stage, e.in} }
+
 // StopOnSignal returns a context that is cancelled on the first SIGINT or SIGTERM, with a
 // cause wrapping ErrInterrupted. The training loop checks ctx.Err() after each step, saves a
 // checkpoint and returns. The first signal also unregisters the handler, so a second one
