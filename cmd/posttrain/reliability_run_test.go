@@ -398,6 +398,15 @@ func (s *lifecycleSuite) resume(t *testing.T) {
 		s.fails(t, []string{out, data}, []string{"data.train content", "changed since the checkpoint"},
 			append(sftArgs(out, "data.train="+data, "max_steps=5"), "--resume")...)
 	})
+	t.Run("a changed config.json in model.path", func(t *testing.T) {
+		mpath := s.copyModel(t, s.dir("model-edited"), nil)
+		dir := s.dir("from-edited")
+		s.succeeds(t, []string{mpath}, append(sftArgs(dir), s.fromBase(mpath)...)...)
+		cfg := filepath.Join(mpath, "config.json")
+		writeText(t, cfg, string(readFile(t, cfg))+"\n")
+		s.fails(t, []string{dir, mpath}, []string{"model.path content", cfg},
+			append(append(sftArgs(dir, "max_steps=3"), s.fromBase(mpath)...), "--resume")...)
+	})
 	t.Run("--allow-recipe-change resumes with a warning", func(t *testing.T) {
 		o := s.succeeds(t, []string{data, cp}, append(sftArgs(out, "data.train="+data, "max_steps=5", "train.seed=7"), "--resume", "--allow-recipe-change")...)
 		assert.Contains(t, o.stderr, "will not continue exactly: train.seed (42 -> 7)")

@@ -25,8 +25,9 @@ import (
 const (
 	// RecipeFile is the resolved recipe of the run that wrote the checkpoint.
 	RecipeFile = "recipe.yaml"
-	// DataHashesFile holds the sha256 of each data file the run read.
-	DataHashesFile = "data_sha256.json"
+	// DataHashesFile holds the sha256 of each data file the run read and of
+	// its models' config.json.
+	DataHashesFile = "inputs_sha256.json"
 )
 
 // ErrRecipeChanged is wrapped when a resumed run's recipe differs from its
@@ -37,26 +38,46 @@ var ErrRecipeChanged = errors.New("setup: recipe differs from the checkpoint's")
 // whether it continues the same run: the resolved recipe and the data files'
 // content hashes.
 type Record struct {
-	Recipe []byte            // recipes.Recipe.Marshal
-	Data   map[string]string // recipe key (data.train, data.eval) -> "sha256:HEX"
+	Recipe []byte                // recipes.Recipe.Marshal
+	Files  map[string]FileDigest // by recipe key: data.train, data.eval, model.path, dpo.ref_model, ...
 }
 
-// NewRecord renders r and hashes its data files (built-in data sets have none).
+// FileDigest is the content hash of one input file: a data file, or the
+// config.json of a model directory (its weights are too large to hash at
+// every start).
+type FileDigest struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+}
+
+// NewRecord renders r and hashes its data files and its models' config.json
+// (built-in data sets and reward functions have no file).
 func NewRecord(r *recipes.Recipe) (*Record, error) {
 	body, err := r.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	rec := &Record{Recipe: body, Data: map[string]string{}}
-	for key, path := range map[string]string{"data.train": r.Data.Train, "data.eval": r.Data.Eval} {
-		if path == "" || tasks.IsBuiltin(path) {
+	rec := &Record{Recipe: body, Files: map[string]FileDigest{}}
+	for _, in := range recipeInputs(r) {
+		if in.Path == "" || tasks.IsBuiltin(in.Path) || in.Key == "model.tokenizer" {
 			continue
 		}
-		sum, err := hashFile(path)
+		path := in.Path
+		st, err := os.Stat(path)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+			continue // not a file (task:NAME, a reward function) or missing: the stage reports it
 		}
-		rec.Data[key] = sum
+		if st.IsDir() {
+			path = filepath.Join(path, "config.json")
+		}
+		sum, err := hashFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", in.Key, err)
+		}
+		rec.Files[in.Key] = FileDigest{Path: path, SHA256: sum}
 	}
 	return rec, nil
 }
@@ -82,7 +103,7 @@ func (rec *Record) Write(dir string) error {
 	if err := model.WriteFileAtomic(filepath.Join(dir, RecipeFile), rec.Recipe); err != nil {
 		return err
 	}
-	body, err := json.MarshalIndent(rec.Data, "", "  ")
+	body, err := json.MarshalIndent(rec.Files, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -129,9 +150,9 @@ func CompareRecord(dir string, cur *Record, allow bool, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	oldData := map[string]string{}
+	oldFiles := map[string]FileDigest{}
 	if body, err := os.ReadFile(filepath.Join(dir, DataHashesFile)); err == nil {
-		if err := json.Unmarshal(body, &oldData); err != nil {
+		if err := json.Unmarshal(body, &oldFiles); err != nil {
 			return fmt.Errorf("%s: %w", filepath.Join(dir, DataHashesFile), err)
 		}
 	}
@@ -150,10 +171,11 @@ func CompareRecord(dir string, cur *Record, allow bool, log io.Writer) error {
 			other = append(other, change)
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(merge(oldData, cur.Data))) {
-		a, b := oldData[k], cur.Data[k]
-		if a != b && a != "" && b != "" && oldFlat[k] == curFlat[k] {
-			exact = append(exact, fmt.Sprintf("%s content (the file %s changed since the checkpoint: %s -> %s)", k, curFlat[k], short(a), short(b)))
+	for _, k := range slices.Sorted(maps.Keys(merge(oldFiles, cur.Files))) {
+		a, okA := oldFiles[k]
+		b, okB := cur.Files[k]
+		if okA && okB && a.Path == b.Path && a.SHA256 != b.SHA256 {
+			exact = append(exact, fmt.Sprintf("%s content (the file %s changed since the checkpoint: sha256 %s -> %s)", k, b.Path, short(a.SHA256), short(b.SHA256)))
 		}
 	}
 	if len(other) > 0 {
