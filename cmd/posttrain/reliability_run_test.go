@@ -245,12 +245,11 @@ func (s *lifecycleSuite) divergence(t *testing.T) {
 			sftArgs(s.dir("truncated"), "data.max_length=4")...)
 		assert.NotContains(t, o.stderr, "step 1/", "refused before training")
 	})
-	t.Run("dpo pairs without a completion to score", func(t *testing.T) {
-		data := writeText(t, s.dir("pairs.jsonl"), `{"prompt":"reverse ab","chosen":"ba","rejected":"ab"}`+"\n"+
-			`{"prompt":"reverse cd","chosen":"","rejected":"cd"}`+"\n")
+	t.Run("dpo pairs all longer than max_length", func(t *testing.T) {
+		data := writeText(t, s.dir("pairs.jsonl"), strings.Repeat(`{"prompt":"reverse abcdefgh","chosen":"hgfedcba","rejected":"abcdefgh"}`+"\n", 4))
 		recipe := writeText(t, s.dir("dpo.yaml"), "stage: dpo\nmodel:\n  path: "+s.base+"\ndata:\n  train: "+data+
-			"\n  max_length: 64\ntrain:\n  batch_size: 1\n  max_steps: 2\n  save_steps: 0\noutput_dir: "+s.dir("dpo-empty")+"\n")
-		o := s.fails(t, []string{data, s.base}, []string{"pair 1: chosen completion is empty"}, "run", recipe)
+			"\n  max_length: 8\ntrain:\n  batch_size: 2\n  max_steps: 2\n  save_steps: 0\noutput_dir: "+s.dir("dpo-trunc")+"\n")
+		o := s.fails(t, []string{data, s.base}, []string{"no preference pairs left", "4 dropped", "data.max_length 8"}, "run", recipe)
 		assert.NotContains(t, o.stderr, "step 1/", "refused before training")
 	})
 }
