@@ -245,6 +245,10 @@ func (s *lifecycleSuite) divergence(t *testing.T) {
 			sftArgs(s.dir("truncated"), "data.max_length=4")...)
 		assert.NotContains(t, o.stderr, "step 1/", "refused before training")
 	})
+	t.Run("grpo prompts all longer than max_prompt_length", func(t *testing.T) {
+		s.fails(t, base, []string{"no prompts", "data.max_prompt_length 1"},
+			"run", "grpo-tiny", "model.path="+s.base, "output_dir="+s.dir("grpo-long"), "data.max_prompt_length=1")
+	})
 	t.Run("dpo pairs all longer than max_length", func(t *testing.T) {
 		data := writeText(t, s.dir("pairs.jsonl"), strings.Repeat(`{"prompt":"reverse abcdefgh","chosen":"hgfedcba","rejected":"abcdefgh"}`+"\n", 4))
 		recipe := writeText(t, s.dir("dpo.yaml"), "stage: dpo\nmodel:\n  path: "+s.base+"\ndata:\n  train: "+data+
