@@ -88,12 +88,12 @@ func (t *trainer) step(step int) (map[string]float64, map[string]float64, error)
 	}
 	lr := t.sched.LR(step - 1)
 	means := w.mean("")
-	norm, skipped, err := t.guard.Step(step, means["loss"], lr)
+	norm, _, err := t.guard.Step(step, means["loss"], lr)
 	if err != nil {
 		return nil, nil, err
 	}
 	extra := map[string]float64{"lr": lr, "grad_norm": norm, "pairs_per_s": float64(pairs) / time.Since(t0).Seconds()}
-	if skipped || t.guard.Skipped > 0 {
+	if t.guard.Skipped > 0 {
 		extra[train.MetricSkippedNonfinite] = float64(t.guard.Skipped)
 	}
 	return means, extra, nil

@@ -263,7 +263,7 @@ func (t *trainer) step(step int) (vals map[string]float64, err error) {
 	}
 	n := float64(st.pairs)
 	lr := t.sched.LR(step - 1)
-	norm, skipped, err := t.guard.Step(step, st.loss/n, lr)
+	norm, _, err := t.guard.Step(step, st.loss/n, lr)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +271,7 @@ func (t *trainer) step(step int) (vals map[string]float64, err error) {
 		"rewards/chosen": st.chosen / n, "rewards/rejected": st.rejected / n,
 		"rewards/margins": (st.chosen - st.rejected) / n,
 		"lr":              lr, "grad_norm": norm, "tokens_per_s": float64(tokens) / time.Since(t0).Seconds()}
-	if skipped || t.guard.Skipped > 0 {
+	if t.guard.Skipped > 0 {
 		vals[train.MetricSkippedNonfinite] = float64(t.guard.Skipped)
 	}
 	return vals, nil

@@ -260,13 +260,13 @@ func (t *trainer) step(step int) (map[string]float64, error) {
 		tokens += b.B * b.T
 	}
 	lr := t.sched.LR(step - 1)
-	norm, skipped, err := t.guard.Step(step, acc.Loss(), lr)
+	norm, _, err := t.guard.Step(step, acc.Loss(), lr)
 	if err != nil {
 		return nil, err
 	}
 	vals := map[string]float64{"loss": acc.Loss(), "lr": lr, "grad_norm": norm,
 		"tokens_per_s": float64(tokens) / time.Since(t0).Seconds()}
-	if skipped || t.guard.Skipped > 0 {
+	if t.guard.Skipped > 0 {
 		vals[train.MetricSkippedNonfinite] = float64(t.guard.Skipped)
 	}
 	return vals, nil
