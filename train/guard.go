@@ -40,15 +40,38 @@ func FirstNonFinite(data []float32) int {
 	return -1
 }
 
-// CheckParams returns a NonFiniteError (What "parameter NAME[i]") for the first
-// parameter value that is NaN or infinite.
+// MaxParamMagnitude bounds a trained weight: no LLaMA weight comes near it,
+// and a run whose weights pass it has diverged even while its loss is still
+// finite (a huge learning rate saturates the model at grad_norm 0 and would
+// otherwise write a model full of 1e10 values).
+const MaxParamMagnitude = 1e6
+
+// CheckParams returns a NonFiniteError (What "parameter NAME[i]") for the
+// first parameter value that is NaN, infinite or beyond ±MaxParamMagnitude.
 func CheckParams(step int, params []Param) error {
 	for _, p := range params {
-		if i := FirstNonFinite(p.Data); i >= 0 {
-			return &NonFiniteError{Step: step, What: fmt.Sprintf("parameter %s[%d]", p.Name, i), Value: float64(p.Data[i])}
+		if i := firstExploded(p.Data); i >= 0 {
+			what := fmt.Sprintf("parameter %s[%d]", p.Name, i)
+			if v := p.Data[i]; v-v == 0 {
+				what += fmt.Sprintf(" (beyond ±%g)", MaxParamMagnitude)
+			}
+			return &NonFiniteError{Step: step, What: what, Value: float64(p.Data[i])}
 		}
 	}
 	return nil
+}
+
+// firstExploded returns the index of the first value that is NaN, ±Inf or
+// beyond ±MaxParamMagnitude, or -1.
+func firstExploded(data []float32) int {
+	const limit = float32(MaxParamMagnitude)
+	for i, v := range data {
+		// NaN fails both comparisons; ±Inf passes one.
+		if !(v <= limit && v >= -limit) {
+			return i
+		}
+	}
+	return -1
 }
 
 // StepGuard is the tail that every stage's optimizer step shares: clip the

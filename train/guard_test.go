@@ -71,3 +71,15 @@ func TestFirstNonFinite(t *testing.T) {
 	assert.Equal(t, 2, FirstNonFinite([]float32{0, 1, float32(math.NaN())}))
 	assert.Equal(t, 0, FirstNonFinite([]float32{float32(math.Inf(-1))}))
 }
+
+func TestStepGuardStopsOnExplodingParameters(t *testing.T) {
+	g, data, _ := guardFixture(t, 5)
+	_, _, err := g.Step(2, 0.5, 2*MaxParamMagnitude) // finite loss and norm, weights pushed past the bound
+	var nf *NonFiniteError
+	require.ErrorAs(t, err, &nf)
+	assert.Contains(t, nf.What, "parameter w[0] (beyond ±1e+06)")
+	assert.Equal(t, 0, g.Skipped, "an applied update cannot be skipped")
+	assert.Equal(t, -1, firstExploded([]float32{1e5, -1e6}))
+	assert.Equal(t, 1, firstExploded([]float32{0, float32(math.NaN())}))
+	_ = data
+}
