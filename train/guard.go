@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // ErrNonFinite is wrapped by every error about a NaN or infinite loss, gradient
@@ -20,8 +21,11 @@ type NonFiniteError struct {
 }
 
 func (e *NonFiniteError) Error() string {
-	return fmt.Sprintf("%s is %v: training diverged; lower optim.lr, set optim.grad_clip, check the data and the input model "+
-		"(train.skip_nonfinite_steps=N skips up to N such steps)", e.What, e.Value)
+	msg := fmt.Sprintf("%s is %v: training diverged; lower optim.lr, set optim.grad_clip, check the data and the input model", e.What, e.Value)
+	if !strings.HasPrefix(e.What, "parameter") {
+		msg += " (train.skip_nonfinite_steps=N skips up to N such steps)"
+	}
+	return msg
 }
 
 func (e *NonFiniteError) Unwrap() error { return ErrNonFinite }
