@@ -359,7 +359,11 @@ func (s *lifecycleSuite) writers(t *testing.T) {
 
 func (s *lifecycleSuite) resume(t *testing.T) {
 	t.Run("--resume with nothing to resume", func(t *testing.T) {
-		s.fails(t, nil, []string{"no valid checkpoint found", "--resume=auto"}, append(sftArgs(s.dir("nothing")), "--resume")...)
+		s.fails(t, nil, []string{"does not exist, so there is no checkpoint", "--resume=auto"}, append(sftArgs(s.dir("nothing")), "--resume")...)
+		assert.NoDirExists(t, s.dir("nothing"))
+		empty := s.dir("empty")
+		require.NoError(t, os.MkdirAll(empty, 0o755))
+		s.fails(t, []string{empty}, []string{"no valid checkpoint found", "--resume=auto"}, append(sftArgs(empty), "--resume")...)
 	})
 	t.Run("--resume=auto starts a new run when there is none", func(t *testing.T) {
 		o := s.succeeds(t, nil, append(sftArgs(s.dir("auto")), "--resume=auto")...)

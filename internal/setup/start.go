@@ -71,6 +71,10 @@ func StartRun(r *recipes.Recipe, lc train.Lifecycle, log io.Writer) (_ *Start, e
 	if err != nil {
 		return nil, err
 	}
+	if _, err := os.Stat(r.OutputDir); errors.Is(err, fs.ErrNotExist) && lc.Resume == train.ResumeLatest {
+		return nil, fmt.Errorf("--resume: output_dir %s does not exist, so there is no checkpoint to resume; "+
+			"run without --resume to start a new run, or with --resume=auto to resume only when there is a checkpoint", r.OutputDir)
+	}
 	if err := os.MkdirAll(r.OutputDir, 0o755); err != nil {
 		return nil, fmt.Errorf("output_dir: %w", err)
 	}
