@@ -8,12 +8,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/posttrain/posttrain/internal/fixtures"
 	"github.com/posttrain/posttrain/tokenizer"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-const llama3Dir = "../../shared/fixtures/tokenizer/llama3"
 
 // chatVector is one line of the tokenizer fixtures' chat_template_vectors.jsonl: a
 // conversation rendered by Hugging Face's (or an agreeing) Jinja and tokenized by HF tokenizers.
@@ -26,9 +25,9 @@ type chatVector struct {
 
 func loadLlama3(t *testing.T) (*tokenizer.Tokenizer, map[int]chatVector) {
 	t.Helper()
-	tok, err := tokenizer.Load(llama3Dir)
+	tok, err := tokenizer.Load(fixtures.Path(t, "tokenizer", "llama3"))
 	require.NoError(t, err)
-	f, err := os.Open("../../shared/fixtures/tokenizer/chat_template_vectors.jsonl")
+	f, err := os.Open(fixtures.Path(t, "tokenizer", "chat_template_vectors.jsonl"))
 	require.NoError(t, err)
 	defer f.Close()
 	vectors := map[int]chatVector{}

@@ -1,39 +1,74 @@
+//go:build demo
+
+// The whole-pipeline demo takes minutes on 2 cores, so it is kept out of the
+// README's `go test ./...` and run as its own CI step:
+//
+//	go test -tags demo -timeout 60m ./demo -demo.seeds=1,2,3
+//
+// (POSTTRAIN_BLAS=go runs it on the pure-Go GEMM.)
 package demo_test
 
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/posttrain/posttrain/compute/cpu"
 	"github.com/posttrain/posttrain/demo"
 )
 
-// TestDemoEveryStageImprovesTheTask runs the whole built-in demo (a few
-// minutes on 2 cores) and checks the acceptance of each stage on held-out
-// prompts: SFT learns the task, the reward model ranks pairs, and DPO, PPO and
-// GRPO each raise the SFT model's accuracy and reward.
-func TestDemoEveryStageImprovesTheTask(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "demo")
-	_, err := demo.Run(context.Background(), []string{"output_dir=" + out}, demo.Options{})
-	require.NoError(t, err)
-	body, err := os.ReadFile(filepath.Join(out, "summary.json"))
-	require.NoError(t, err)
-	var s demo.Summary
-	require.NoError(t, json.Unmarshal(body, &s))
+var seeds = flag.String("demo.seeds", "42", "comma-separated seeds; the demo runs once per seed")
 
-	require.Less(t, s.SFT.AccuracyBefore, 0.05, "an untrained model cannot do the task")
-	require.Greater(t, s.SFT.AccuracyAfter, 0.2)
-	require.GreaterOrEqual(t, s.Reward.Accuracy, 0.9)
-	require.Greater(t, s.DPO.AccuracyAfter, s.DPO.AccuracyBefore)
-	for name, rl := range map[string]demo.RLScore{"ppo": s.PPO, "grpo": s.GRPO} {
-		require.Greater(t, rl.RewardAfter, rl.RewardBefore, name)
-		require.Greater(t, rl.AccuracyAfter, rl.AccuracyBefore, name)
-	}
-	for _, dir := range []string{"sft", "reward", "dpo", "ppo", "grpo"} {
-		require.FileExists(t, filepath.Join(out, dir, "model.safetensors"))
+// Margins each stage must clear on held-out prompts, on any seed and GEMM
+// path. They are set well inside what was measured across seeds and BLAS
+// paths (see the demo package's comment for the table), so a pass means the
+// stage taught the model something, not that the run was lucky.
+const (
+	sftMinAccuracy      = 0.2  // from 0: the untrained model never answers right
+	rewardMinAccuracy   = 0.8  // held-out pairs ranked right (ties count as wrong)
+	dpoMinGain          = 0.15 // accuracy gained over the SFT model
+	rlMinAccuracyGain   = 0.05 // PPO and GRPO: accuracy gained over the SFT model
+	rlMinRewardGain     = 0.03 // PPO and GRPO: mean task reward gained
+	untrainedAccuracyAt = 0.05
+)
+
+// TestDemoEveryStageImprovesTheTask runs the whole built-in demo once per seed
+// and checks the acceptance of each stage on held-out prompts: SFT learns the
+// task, the reward model ranks pairs, and DPO, PPO and GRPO each raise the SFT
+// model's accuracy and reward.
+func TestDemoEveryStageImprovesTheTask(t *testing.T) {
+	t.Logf("GEMM: %s", cpu.New().BLAS())
+	for _, seed := range strings.Split(*seeds, ",") {
+		t.Run("seed="+seed, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "demo")
+			_, err := demo.Run(context.Background(), []string{"output_dir=" + out, "seed=" + seed}, demo.Options{})
+			require.NoError(t, err)
+			body, err := os.ReadFile(filepath.Join(out, "summary.json"))
+			require.NoError(t, err)
+			var s demo.Summary
+			require.NoError(t, json.Unmarshal(body, &s))
+			t.Logf("seed %s: SFT %.3f -> %.3f; reward model %.3f; DPO %.3f -> %.3f; PPO acc %.3f -> %.3f (reward %.3f -> %.3f); GRPO acc %.3f -> %.3f (reward %.3f -> %.3f)",
+				seed, s.SFT.AccuracyBefore, s.SFT.AccuracyAfter, s.Reward.Accuracy, s.DPO.AccuracyBefore, s.DPO.AccuracyAfter,
+				s.PPO.AccuracyBefore, s.PPO.AccuracyAfter, s.PPO.RewardBefore, s.PPO.RewardAfter,
+				s.GRPO.AccuracyBefore, s.GRPO.AccuracyAfter, s.GRPO.RewardBefore, s.GRPO.RewardAfter)
+
+			require.Less(t, s.SFT.AccuracyBefore, untrainedAccuracyAt, "an untrained model cannot do the task")
+			require.GreaterOrEqual(t, s.SFT.AccuracyAfter, sftMinAccuracy, "SFT")
+			require.GreaterOrEqual(t, s.Reward.Accuracy, rewardMinAccuracy, "reward model")
+			require.GreaterOrEqual(t, s.DPO.AccuracyAfter-s.DPO.AccuracyBefore, dpoMinGain, "DPO accuracy gain")
+			for name, rl := range map[string]demo.RLScore{"PPO": s.PPO, "GRPO": s.GRPO} {
+				require.GreaterOrEqual(t, rl.AccuracyAfter-rl.AccuracyBefore, rlMinAccuracyGain, name+" accuracy gain")
+				require.GreaterOrEqual(t, rl.RewardAfter-rl.RewardBefore, rlMinRewardGain, name+" reward gain")
+			}
+			for _, dir := range []string{"sft", "reward", "dpo", "ppo", "grpo"} {
+				require.FileExists(t, filepath.Join(out, dir, "model.safetensors"))
+			}
+		})
 	}
 }

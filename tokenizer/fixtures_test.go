@@ -9,10 +9,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/posttrain/posttrain/internal/fixtures"
 )
 
-// fixtureDir holds the Llama 3 tokenizer and the golden vectors from Hugging Face.
-var fixtureDir = filepath.Join("..", "..", "shared", "fixtures", "tokenizer")
+// fixtureDir is the folder holding the Llama 3 tokenizer and the golden vectors from Hugging Face.
+func fixtureDir(t testing.TB) string { return fixtures.Path(t, "tokenizer") }
 
 var (
 	llama3Once sync.Once
@@ -23,7 +25,8 @@ var (
 // loadLlama3 loads the fixture tokenizer once for all tests of the package.
 func loadLlama3(t testing.TB) *Tokenizer {
 	t.Helper()
-	llama3Once.Do(func() { llama3, llama3Err = Load(filepath.Join(fixtureDir, "llama3")) })
+	dir := filepath.Join(fixtureDir(t), "llama3")
+	llama3Once.Do(func() { llama3, llama3Err = Load(dir) })
 	require.NoError(t, llama3Err)
 	return llama3
 }
@@ -48,7 +51,7 @@ type chatVector struct {
 // readJSONL decodes every line of a fixture file into a T.
 func readJSONL[T any](t testing.TB, name string) []T {
 	t.Helper()
-	return readJSONLFile[T](t, filepath.Join(fixtureDir, name))
+	return readJSONLFile[T](t, filepath.Join(fixtureDir(t), name))
 }
 
 // readJSONLFile decodes every line of the file at path into a T.

@@ -11,7 +11,7 @@ import (
 
 func TestLoadLlama3(t *testing.T) {
 	// Load time is measured by BenchmarkLoad, not asserted here.
-	tok, err := Load(filepath.Join(fixtureDir, "llama3"))
+	tok, err := Load(filepath.Join(fixtureDir(t), "llama3"))
 	require.NoError(t, err)
 
 	assert.Equal(t, 128256, tok.VocabSize())
@@ -125,7 +125,7 @@ func TestLoadTinyTokenizer(t *testing.T) {
 
 func BenchmarkLoad(b *testing.B) {
 	for b.Loop() {
-		if _, err := Load(filepath.Join(fixtureDir, "llama3")); err != nil {
+		if _, err := Load(filepath.Join(fixtureDir(b), "llama3")); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,6 +100,10 @@ func TestRewardScorePrintsOneLinePerRow(t *testing.T) {
 		require.NotNil(t, row.Reward, l)
 		rewards[i] = *row.Reward
 	}
-	require.Equal(t, rewards[0], rewards[2], "the same row, the same reward")
-	require.NotEqual(t, rewards[0], rewards[1], "the last token differs")
+	// Rows 0 and 2 are the same text at different batch positions. OpenBLAS
+	// may pick other GEMM kernels for other rows (float32 sums in another
+	// order: ~1e-7 relative per product, a few layers deep), so equal means
+	// equal within 1e-5; a different last token moves the reward far more.
+	require.InEpsilon(t, rewards[0], rewards[2], 1e-5, "the same row, the same reward")
+	require.Greater(t, math.Abs(rewards[0]-rewards[1]), 1e-3*math.Abs(rewards[0]), "the last token differs")
 }

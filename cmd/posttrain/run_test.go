@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,16 +61,22 @@ func TestResumeAfterSIGKILLIsExact(t *testing.T) {
 	require.NoError(t, full.Wait())
 	want := readFile(t, filepath.Join(a, "model.safetensors"))
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	for attempt := 0; attempt < 2; attempt++ {
+	// Kill points: the moment the first checkpoint is complete, and a while
+	// after a later one (mid-step or mid-save, wherever the machine's speed
+	// puts it). A run that already finished is resumed all the same.
+	for attempt, kill := range []struct {
+		after string
+		delay time.Duration
+	}{{"checkpoint-5/trainer_state.json", 0}, {"checkpoint-15/trainer_state.json", 150 * time.Millisecond}} {
 		require.NoError(t, os.RemoveAll(b))
 		killed := startRun(t, b)
-		waitFor(t, filepath.Join(b, "checkpoint-5", "trainer_state.json"), time.Minute)
-		delay := time.Duration(rng.IntN(1500)) * time.Millisecond
-		time.Sleep(delay)
-		require.NoError(t, killed.Process.Signal(syscall.SIGKILL))
+		waitFor(t, filepath.Join(b, kill.after), time.Minute)
+		time.Sleep(kill.delay)
+		if err := killed.Process.Signal(syscall.SIGKILL); err != nil {
+			require.ErrorIs(t, err, os.ErrProcessDone)
+		}
 		_ = killed.Wait()
-		t.Logf("killed after %v", delay)
+		t.Logf("attempt %d: killed %v after %s appeared", attempt, kill.delay, kill.after)
 
 		// A half-written checkpoint and an unmarked one must never be picked.
 		require.NoError(t, os.MkdirAll(filepath.Join(b, ".tmp-checkpoint-995-x"), 0o755))
@@ -94,8 +99,8 @@ func TestSIGINTSavesAndResumes(t *testing.T) {
 	require.NoError(t, startRun(t, a).Wait())
 
 	run := startRun(t, b, "save_steps=1000")
+	// The first metrics line is written at step 10 of 40: interrupt then.
 	waitFor(t, filepath.Join(b, "metrics.jsonl"), time.Minute)
-	time.Sleep(300 * time.Millisecond)
 	require.NoError(t, run.Process.Signal(syscall.SIGINT))
 	var exit *exec.ExitError
 	require.ErrorAs(t, run.Wait(), &exit)

@@ -8,15 +8,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/posttrain/posttrain/internal/fixtures"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-var tokenizerFixtures = filepath.Join("..", "..", "..", "shared", "fixtures", "tokenizer")
-
 func TestTokenizeCommand(t *testing.T) {
-	dir := filepath.Join(tokenizerFixtures, "llama3")
-	vectorsPath := filepath.Join(tokenizerFixtures, "vectors.jsonl")
+	dir := fixtures.Path(t, "tokenizer", "llama3")
+	vectorsPath := fixtures.Path(t, "tokenizer", "vectors.jsonl")
 	type vector struct {
 		Text       string  `json:"text"`
 		IDsText    []int32 `json:"ids_text"`
@@ -82,7 +81,7 @@ func TestTokenizeCommand(t *testing.T) {
 }
 
 func TestChatTemplateCommand(t *testing.T) {
-	f, err := os.Open(filepath.Join(tokenizerFixtures, "chat_template_vectors.jsonl"))
+	f, err := os.Open(fixtures.Path(t, "tokenizer", "chat_template_vectors.jsonl"))
 	require.NoError(t, err)
 	defer f.Close()
 	sc := bufio.NewScanner(f)
@@ -96,7 +95,7 @@ func TestChatTemplateCommand(t *testing.T) {
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &v))
 		messages := filepath.Join(t.TempDir(), "messages.json")
 		require.NoError(t, os.WriteFile(messages, v.Messages, 0o644))
-		args := []string{"chat-template", "--tokenizer", filepath.Join(tokenizerFixtures, "llama3"), "--messages", messages}
+		args := []string{"chat-template", "--tokenizer", fixtures.Path(t, "tokenizer", "llama3"), "--messages", messages}
 		if v.AddGenerationPrompt {
 			args = append(args, "--add-generation-prompt")
 		}

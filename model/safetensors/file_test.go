@@ -8,14 +8,16 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/posttrain/posttrain/internal/fixtures"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-const fixtureModel = "../../../shared/fixtures/tiny-llama3/model.safetensors"
+// fixtureModel is the tiny-llama3 weights from Hugging Face.
+func fixtureModel(t testing.TB) string { return fixtures.Path(t, "tiny-llama3", "model.safetensors") }
 
 func TestFixtureTinyLlama3(t *testing.T) {
-	f, err := Open(fixtureModel)
+	f, err := Open(fixtureModel(t))
 	require.NoError(t, err)
 	defer f.Close()
 
@@ -38,7 +40,7 @@ func TestFixtureTinyLlama3(t *testing.T) {
 
 	// Decode the same bytes independently: encoding/json for the header,
 	// encoding/binary for the values.
-	raw, err := os.ReadFile(fixtureModel)
+	raw, err := os.ReadFile(fixtureModel(t))
 	require.NoError(t, err)
 	header, dataSection := splitFile(t, raw)
 	var entries map[string]json.RawMessage

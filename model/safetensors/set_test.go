@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/posttrain/posttrain/internal/fixtures"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -33,7 +34,7 @@ func dirNames(t *testing.T, dir string) []string {
 }
 
 func TestOpenDirFixture(t *testing.T) {
-	s, err := OpenDir("../../../shared/fixtures/tiny-llama3")
+	s, err := OpenDir(fixtures.Path(t, "tiny-llama3"))
 	require.NoError(t, err)
 	defer s.Close()
 	info, path, ok := s.Info("model.embed_tokens.weight")
