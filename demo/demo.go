@@ -20,12 +20,25 @@ import (
 	"github.com/posttrain/posttrain/sft"
 	"github.com/posttrain/posttrain/tasks"
 	"github.com/posttrain/posttrain/tokenizer"
+	"github.com/posttrain/posttrain/train"
 )
 
 // Options are the run-time choices of the demo.
 type Options struct {
-	Resume bool
-	Log    io.Writer
+	// Lifecycle applies to every stage's output_dir: without Resume or
+	// Overwrite a second demo into the same directory is refused (see stage).
+	train.Lifecycle
+	Log io.Writer
+}
+
+// stage is the lifecycle of each stage's run. A resumed demo continues each
+// stage from its newest checkpoint and reruns, replacing it, a stage that has
+// none (SFT stops early, often before its first checkpoint).
+func (o Options) stage() train.Lifecycle {
+	if o.Resume == train.ResumeNone {
+		return o.Lifecycle
+	}
+	return train.Lifecycle{Resume: train.ResumeAuto, Overwrite: true, AllowRecipeChange: o.AllowRecipeChange}
 }
 
 // StageScore is the before/after result of one stage.
@@ -127,7 +140,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 		}
 		return map[string]float64{"eval_accuracy": s.Accuracy, "eval_reward": s.MeanReward}, s.Accuracy >= sftTargetAccuracy, nil
 	}
-	res, err := sft.Run(ctx, r, sft.Options{Resume: opts.Resume, Log: opts.Log, EvalHook: hook})
+	res, err := sft.Run(ctx, r, sft.Options{Lifecycle: opts.stage(), Log: opts.Log, EvalHook: hook})
 	if err != nil {
 		return "", err
 	}
@@ -148,7 +161,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	rres, err := reward.Run(ctx, rr, reward.Options{Resume: opts.Resume, Log: opts.Log})
+	rres, err := reward.Run(ctx, rr, reward.Options{Lifecycle: opts.stage(), Log: opts.Log})
 	if err != nil {
 		return "", fmt.Errorf("demo reward stage: %w", err)
 	}
@@ -158,7 +171,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	fmt.Fprintf(opts.Log, "reward: held-out preference accuracy %.3f\n", summary.Reward.Accuracy)
 
 	fmt.Fprintln(opts.Log, "== stage 3: DPO from the SFT model ==")
-	d, err := dpo.Demo(ctx, sftDir, filepath.Join(out, "dpo"), everyStage, task, problems, 16, dpo.Options{Resume: opts.Resume, Log: opts.Log})
+	d, err := dpo.Demo(ctx, sftDir, filepath.Join(out, "dpo"), everyStage, task, problems, 16, dpo.Options{Lifecycle: opts.stage(), Log: opts.Log})
 	if err != nil {
 		return "", fmt.Errorf("demo dpo stage: %w", err)
 	}
@@ -175,7 +188,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 		if err != nil {
 			return "", err
 		}
-		res, err := stage.run(ctx, pr, ppo.Options{Resume: opts.Resume, Log: opts.Log})
+		res, err := stage.run(ctx, pr, ppo.Options{Lifecycle: opts.stage(), Log: opts.Log})
 		if err != nil {
 			return "", fmt.Errorf("demo %s stage: %w", stage.name, err)
 		}

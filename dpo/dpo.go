@@ -31,7 +31,9 @@ var ErrInterrupted = fmt.Errorf("dpo: %w; a checkpoint was saved, continue with 
 
 // Options are the run-time choices that are not part of the recipe.
 type Options struct {
-	Resume bool
+	// Lifecycle says whether to resume and whether a previous run in
+	// output_dir may be replaced.
+	train.Lifecycle
 	// Log receives the progress bar or progress lines (nil: discarded).
 	Log io.Writer
 }
@@ -69,6 +71,8 @@ type trainer struct {
 	opt     *train.AdamW
 	sched   train.Schedule
 	sampler *datasets.Sampler
+	guard   *train.StepGuard
+	run     *setup.Start // output_dir's lock and the run record
 	train   []Pair
 	eval    []Pair
 	report  datasets.Report
@@ -85,10 +89,11 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 	if r.Stage != recipes.StageDPO {
 		return nil, fmt.Errorf("dpo: recipe %q has stage %q, want %q", r.Name, r.Stage, recipes.StageDPO)
 	}
-	t, start, err := setupRun(r, opts.Resume)
+	t, start, err := setupRun(r, opts.Lifecycle, opts.Log)
 	if err != nil {
 		return nil, err
 	}
+	defer t.run.Close()
 	res, err := t.loop(ctx, start, opts.Log)
 	if err != nil {
 		return res, err
@@ -98,13 +103,18 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 }
 
 // setupRun builds the trainer, from scratch or from the newest checkpoint.
-func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
-	st, err := setup.StartRun(r, resume)
+func setupRun(r *recipes.Recipe, lc train.Lifecycle, log io.Writer) (_ *trainer, _ int, err error) {
+	st, err := setup.StartRun(r, lc, log)
 	if err != nil {
 		return nil, 0, err
 	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
 	be, ckpt, start := st.Backend, st.Checkpoint, st.Step
-	t := &trainer{r: r, be: be, cfg: objectiveConfig(r.DPO), tok: st.Tokenizer}
+	t := &trainer{r: r, be: be, cfg: objectiveConfig(r.DPO), tok: st.Tokenizer, run: st}
 	t.padID = setup.PadID(t.tok)
 	if err := t.prepareData(); err != nil {
 		return nil, 0, err
@@ -176,6 +186,15 @@ func (t *trainer) prepareData() error {
 		return fmt.Errorf("data.train %s: no preference pairs left (%d dropped as longer than data.max_length %d)",
 			r.Data.Train, trainRep.Dropped, r.Data.MaxLength)
 	}
+	// A pair whose completion was truncated away carries no loss: refuse the
+	// data now rather than at the step that draws it.
+	for split, pairs := range map[string][]Pair{"data.train " + r.Data.Train: t.train} {
+		for i, p := range pairs {
+			if err := p.check(i); err != nil {
+				return fmt.Errorf("%s: %w: no loss can be computed for it; raise data.max_length (%d) or fix the row", split, err, r.Data.MaxLength)
+			}
+		}
+	}
 	if t.eval, _, err = encode(evalRows); err != nil {
 		return fmt.Errorf("eval data: %w", err)
 	}
@@ -191,6 +210,7 @@ func (t *trainer) prepareOptimizer(ckpt string) error {
 		return err
 	}
 	t.opt, t.sched, err = setup.Optimizer(t.params, t.r, t.maxSteps)
+	t.guard = setup.Guard(t.params, t.opt, t.r)
 	return err
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
 	"path/filepath"
 	"time"
 
@@ -87,13 +86,17 @@ func (t *trainer) step(step int) (map[string]float64, map[string]float64, error)
 		w.add(metrics)
 		pairs += len(idx)
 	}
-	norm := train.ClipGradNorm(t.params, t.r.Optim.GradClip)
 	lr := t.sched.LR(step - 1)
-	if !math.IsInf(norm, 0) && !math.IsNaN(norm) {
-		t.opt.Step(lr)
+	means := w.mean("")
+	norm, _, err := t.guard.Step(step, means["loss"], lr)
+	if err != nil {
+		return nil, nil, err
 	}
 	extra := map[string]float64{"lr": lr, "grad_norm": norm, "pairs_per_s": float64(pairs) / time.Since(t0).Seconds()}
-	return w.mean(""), extra, nil
+	if t.guard.Skipped > 0 {
+		extra[train.MetricSkippedNonfinite] = float64(t.guard.Skipped)
+	}
+	return means, extra, nil
 }
 
 // Evaluate returns the metrics over the eval split, TRL-named with an eval_
@@ -179,7 +182,7 @@ func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result,
 		}
 		if interrupted {
 			bar.Finish()
-			return res, fmt.Errorf("%w (step %d)", ErrInterrupted, lastSaved)
+			return res, train.InterruptedAt(ctx, ErrInterrupted, "step", lastSaved)
 		}
 	}
 	bar.Finish()
@@ -196,5 +199,5 @@ func (t *trainer) restore(dir string) error { return setup.Restore(dir, t.state(
 
 // state is what a checkpoint holds besides the model.
 func (t *trainer) state() setup.TrainState {
-	return setup.TrainState{Optimizer: t.opt, Sampler: t.sampler, Schedule: t.sched, LoRA: t.lora, MaxSteps: t.maxSteps}
+	return setup.TrainState{Optimizer: t.opt, Sampler: t.sampler, Schedule: t.sched, LoRA: t.lora, MaxSteps: t.maxSteps, Record: t.run.Record}
 }

@@ -56,7 +56,7 @@ func tinyRun(t *testing.T, out string, overrides ...string) (*Result, []train.Me
 	overrides = slices.DeleteFunc(slices.Clone(overrides), func(o string) bool { return o == "--resume" })
 	r, err := recipes.Load(path, append([]string{"output_dir=" + out}, overrides...))
 	require.NoError(t, err)
-	res, err := Run(context.Background(), r, Options{Resume: resume})
+	res, err := Run(context.Background(), r, Options{Lifecycle: lifecycle(resume)})
 	require.NoError(t, err)
 	recs, err := train.ReadMetrics(filepath.Join(out, metricsFile))
 	require.NoError(t, err)
@@ -126,4 +126,11 @@ func TestLoRAAndEval(t *testing.T) {
 		assert.Contains(t, res.EvalMetrics, key)
 	}
 	assert.FileExists(t, filepath.Join(res.OutputDir, "adapter_model.safetensors"))
+}
+
+func lifecycle(resume bool) train.Lifecycle {
+	if resume {
+		return train.Lifecycle{Resume: train.ResumeLatest}
+	}
+	return train.Lifecycle{}
 }

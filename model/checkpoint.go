@@ -57,6 +57,9 @@ func (m *Model) loadTensors(set *safetensors.Set, allowExtra []string) error {
 		if err != nil {
 			return err
 		}
+		if err := CheckFinite(file, t.Name, data); err != nil {
+			return err
+		}
 		m.be.Upload(t.Buf, data)
 	}
 	for _, a := range allowExtra {

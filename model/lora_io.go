@@ -110,6 +110,9 @@ func (m *Model) LoadAdapter(dir string) (*LoRA, error) {
 		if !shapeFits(shape, t.Shape) {
 			return nil, fmt.Errorf("%s: tensor %q has shape %v, want %v", f.Path, t.Name, shape, t.Shape)
 		}
+		if err := CheckFinite(f.Path, t.Name, data); err != nil {
+			return nil, err
+		}
 		m.be.Upload(t.Buf, data)
 	}
 	if got, want := len(f.Names()), len(lo.Tensors); got != want {

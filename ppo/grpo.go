@@ -29,10 +29,11 @@ func RunGRPO(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, err
 	c := r.GRPO
 	s, err := newSession(r, recipes.StageGRPO, stageSettings{refModel: c.RefModel, rewardModel: c.RewardModel,
 		needRef: c.Beta > 0, workers: c.RolloutWorkers, maxNew: c.MaxCompletionLength, temperature: c.Temperature,
-		group: c.NumGenerations}, opts.Resume)
+		group: c.NumGenerations}, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer s.run.Close()
 	if err := s.buildOptimizer(); err != nil {
 		return nil, err
 	}
@@ -153,7 +154,14 @@ func (t *grpoTrainer) step(rb *rolloutBatch, adv, refLogp []float64, it int) (ma
 	if err := t.policy.Backward(rb.scatter(dlogp, 1)); err != nil {
 		return nil, fmt.Errorf("policy backward: %w", err)
 	}
-	norm, lr, skipped := t.optimizerStep(it)
+	loss := pl.Loss
+	if v, ok := m["loss/kl"]; ok {
+		loss += v
+	}
+	norm, lr, skipped, err := t.optimizerStep(it, loss)
+	if err != nil {
+		return nil, err
+	}
 	m["grad_norm"], m["lr"] = norm, lr
 	if skipped {
 		m["skipped_steps"] = 1

@@ -31,10 +31,11 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 	}
 	c := r.PPO
 	s, err := newSession(r, recipes.StagePPO, stageSettings{refModel: c.RefModel, rewardModel: c.RewardModel,
-		needRef: true, workers: c.RolloutWorkers, maxNew: c.ResponseLength, temperature: c.Temperature, group: 1}, opts.Resume)
+		needRef: true, workers: c.RolloutWorkers, maxNew: c.ResponseLength, temperature: c.Temperature, group: 1}, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer s.run.Close()
 	t := &ppoTrainer{session: s, cfg: c}
 	if err := t.loadValueModel(); err != nil {
 		return nil, err
@@ -241,7 +242,10 @@ func (t *ppoTrainer) minibatchStep(ro *rollouts, idx []int, it int) (map[string]
 	if err := t.value.backward(dValues); err != nil {
 		return nil, 0, err
 	}
-	norm, lr, skipped := t.optimizerStep(it)
+	norm, lr, skipped, err := t.optimizerStep(it, pl.Loss+c.VFCoef*vl.Loss)
+	if err != nil {
+		return nil, 0, err
+	}
 	m := map[string]float64{
 		"loss/policy_avg":     pl.Loss,
 		"loss/value_avg":      vl.Loss,

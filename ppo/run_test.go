@@ -88,11 +88,18 @@ func weights(t *testing.T, dir string) map[string][]float32 {
 	return out
 }
 
+func lifecycle(resume bool) train.Lifecycle {
+	if resume {
+		return train.Lifecycle{Resume: train.ResumeLatest}
+	}
+	return train.Lifecycle{}
+}
+
 func runStage(ctx context.Context, r *recipes.Recipe, resume bool) (*Result, error) {
 	if r.Stage == recipes.StagePPO {
-		return Run(ctx, r, Options{Resume: resume})
+		return Run(ctx, r, Options{Lifecycle: lifecycle(resume)})
 	}
-	return RunGRPO(ctx, r, Options{Resume: resume})
+	return RunGRPO(ctx, r, Options{Lifecycle: lifecycle(resume)})
 }
 
 func TestStagesTrainAndWriteOutputs(t *testing.T) {
@@ -134,8 +141,9 @@ func TestStagesTrainAndWriteOutputs(t *testing.T) {
 func mustSaveInitial(t *testing.T, r *recipes.Recipe) string {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := newSession(r, r.Stage, stageSettings{rewardModel: "task:reverse", workers: 1, maxNew: 1, temperature: 1, group: 1}, false)
+	s, err := newSession(r, r.Stage, stageSettings{rewardModel: "task:reverse", workers: 1, maxNew: 1, temperature: 1, group: 1}, Options{})
 	require.NoError(t, err)
+	defer s.run.Close()
 	require.NoError(t, s.policy.Save(dir, model.SaveOptions{}))
 	return dir
 }

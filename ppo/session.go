@@ -27,7 +27,9 @@ var ErrInterrupted = fmt.Errorf("ppo: %w; a checkpoint was saved, continue with 
 
 // Options are the run-time choices that are not part of the recipe.
 type Options struct {
-	Resume bool
+	// Lifecycle says whether to resume and whether a previous run in
+	// output_dir may be replaced.
+	train.Lifecycle
 	// Log receives the progress bar or progress lines (nil: discarded).
 	Log io.Writer
 }
@@ -75,6 +77,8 @@ type session struct {
 	shuffle *train.RNG // minibatch order
 	ckpt    string     // checkpoint resumed from ("" for a fresh run)
 	start   int
+	run     *setup.Start // output_dir's lock and the run record
+	guard   *train.StepGuard
 	state   rlState
 }
 
@@ -94,16 +98,21 @@ type stageSettings struct {
 
 // newSession loads everything but the optimizer (the stage adds its value
 // model's parameters first, then calls buildOptimizer).
-func newSession(r *recipes.Recipe, stage string, st stageSettings, resume bool) (*session, error) {
+func newSession(r *recipes.Recipe, stage string, st stageSettings, opts Options) (_ *session, err error) {
 	if r.LoRA.Enabled {
 		return nil, fmt.Errorf("%s: lora.enabled is not supported by this stage yet; train the full model (lora.enabled=false)", stage)
 	}
-	start, err := setup.StartRun(r, resume)
+	start, err := setup.StartRun(r, opts.Lifecycle, logWriter(opts))
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			start.Close()
+		}
+	}()
 	be := start.Backend
-	s := &session{r: r, stage: stage, be: be, tok: start.Tokenizer, ckpt: start.Checkpoint, start: start.Step}
+	s := &session{r: r, stage: stage, be: be, tok: start.Tokenizer, ckpt: start.Checkpoint, start: start.Step, run: start}
 	s.padID = setup.PadID(s.tok)
 	initSeed := train.DeriveSeed(r.Train.Seed, "init")
 	if s.ckpt != "" {
@@ -176,6 +185,7 @@ func (s *session) buildOptimizer() error {
 	if s.sched, err = train.NewSchedule(r.Schedule.Type, r.Optim.LR, r.Schedule.WarmupSteps, s.maxSteps(), r.Schedule.MinLRRatio); err != nil {
 		return err
 	}
+	s.guard = setup.Guard(s.params, s.opt, r)
 	if s.ckpt == "" {
 		return nil
 	}
@@ -259,6 +269,9 @@ func (s *session) saveCheckpoint(step int, extra func(dir string) error) error {
 		if err := s.writeModels(dir, extra); err != nil {
 			return err
 		}
+		if err := s.run.Record.Write(dir); err != nil {
+			return err
+		}
 		body, err := json.MarshalIndent(s.state, "", "  ")
 		if err != nil {
 			return err
@@ -333,7 +346,7 @@ func (s *session) loop(ctx context.Context, logw io.Writer, step func(ctx contex
 		}
 		if interrupted {
 			bar.Finish()
-			return res, fmt.Errorf("%w (iteration %d)", ErrInterrupted, lastSaved)
+			return res, train.InterruptedAt(ctx, ErrInterrupted, "iteration", lastSaved)
 		}
 	}
 	bar.Finish()
@@ -341,13 +354,10 @@ func (s *session) loop(ctx context.Context, logw io.Writer, step func(ctx contex
 }
 
 // optimizerStep clips the gradient norm and steps AdamW at iteration it's
-// learning rate; a non-finite norm skips the step (as SFT does).
-func (s *session) optimizerStep(it int) (norm, lr float64, skipped bool) {
-	norm = train.ClipGradNorm(s.params, s.r.Optim.GradClip)
+// learning rate through the shared guard: a non-finite loss or norm stops the
+// run (or is skipped within train.skip_nonfinite_steps).
+func (s *session) optimizerStep(it int, loss float64) (norm, lr float64, skipped bool, err error) {
 	lr = s.sched.LR(it - 1)
-	if norm != norm || norm > 1e300 {
-		return norm, lr, true
-	}
-	s.opt.Step(lr)
-	return norm, lr, false
+	norm, skipped, err = s.guard.Step(it, loss, lr)
+	return norm, lr, skipped, err
 }

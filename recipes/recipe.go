@@ -135,6 +135,14 @@ type TrainConfig struct {
 	LoggingSteps int `yaml:"logging_steps"`
 	// SaveTotalLimit keeps only the newest N checkpoints; 0 keeps all.
 	SaveTotalLimit int `yaml:"save_total_limit"`
+	// OverwriteOutputDir lets a fresh run replace a previous run in output_dir
+	// (its checkpoints and metrics log are removed first), as transformers'
+	// overwrite_output_dir; without it such an output_dir is refused.
+	OverwriteOutputDir bool `yaml:"overwrite_output_dir"`
+	// SkipNonfiniteSteps skips up to N optimizer steps whose loss or gradient
+	// norm is NaN or infinite (counted and logged as skipped_nonfinite); 0 stops
+	// the run at the first one.
+	SkipNonfiniteSteps int `yaml:"skip_nonfinite_steps"`
 }
 
 // LoRAConfig configures low-rank adapters (saved in PEFT's layout).

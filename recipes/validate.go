@@ -224,6 +224,7 @@ func validateTrain(p *problems, r *Recipe) {
 	atLeast("train.save_steps", t.SaveSteps, 0)
 	atLeast("train.logging_steps", t.LoggingSteps, 0)
 	atLeast("train.save_total_limit", t.SaveTotalLimit, 0)
+	atLeast("train.skip_nonfinite_steps", t.SkipNonfiniteSteps, 0)
 	if t.MaxSteps == 0 && t.Epochs == 0 {
 		p.addf("train.max_steps", "and train.epochs are both 0; set one of them")
 	}

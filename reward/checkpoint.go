@@ -12,7 +12,7 @@ func (t *trainer) restore(dir string) error { return setup.Restore(dir, t.state(
 
 // state is what a checkpoint holds besides the model.
 func (t *trainer) state() setup.TrainState {
-	return setup.TrainState{Optimizer: t.opt, Sampler: t.sampler, Schedule: t.sched, LoRA: t.lora, MaxSteps: t.maxSteps}
+	return setup.TrainState{Optimizer: t.opt, Sampler: t.sampler, Schedule: t.sched, LoRA: t.lora, MaxSteps: t.maxSteps, Record: t.run.Record}
 }
 
 // saveCheckpoint writes OUTPUT_DIR/checkpoint-STEP atomically: the reward

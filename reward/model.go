@@ -56,6 +56,9 @@ func Load(be compute.Backend, dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := model.CheckFinite(dir, ScoreWeight, score); err != nil {
+		return nil, err
+	}
 	if len(shape) != 2 || shape[0] != 1 || shape[1] != cfg.HiddenSize {
 		return nil, fmt.Errorf("%s: %s has shape %v, want [1 %d]", dir, ScoreWeight, shape, cfg.HiddenSize)
 	}

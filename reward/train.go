@@ -24,7 +24,9 @@ var ErrInterrupted = fmt.Errorf("reward: a checkpoint was saved, continue with -
 
 // Options are the run-time choices that are not part of the recipe.
 type Options struct {
-	Resume bool
+	// Lifecycle says whether to resume and whether a previous run in
+	// output_dir may be replaced.
+	train.Lifecycle
 	// Log receives the progress bar or progress lines (nil: discarded).
 	Log io.Writer
 }
@@ -56,6 +58,8 @@ type trainer struct {
 	sched    train.Schedule
 	maxSteps int
 	sampler  *datasets.Sampler
+	guard    *train.StepGuard
+	run      *setup.Start // output_dir's lock and the run record
 	train    []Pair
 	eval     []Pair
 	dropped  [2]int // train, eval
@@ -71,10 +75,11 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 	if r.Stage != recipes.StageReward {
 		return nil, fmt.Errorf("reward: recipe %q has stage %q, want %q", r.Name, r.Stage, recipes.StageReward)
 	}
-	t, start, err := setupRun(r, opts.Resume)
+	t, start, err := setupRun(r, opts.Lifecycle, opts.Log)
 	if err != nil {
 		return nil, err
 	}
+	defer t.run.Close()
 	res, err := t.loop(ctx, start, opts.Log)
 	if err != nil {
 		return res, err
@@ -87,13 +92,18 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 }
 
 // setupRun builds the trainer, from scratch or from the newest checkpoint.
-func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
-	st, err := setup.StartRun(r, resume)
+func setupRun(r *recipes.Recipe, lc train.Lifecycle, log io.Writer) (_ *trainer, _ int, err error) {
+	st, err := setup.StartRun(r, lc, log)
 	if err != nil {
 		return nil, 0, err
 	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
 	be, ckpt, start := st.Backend, st.Checkpoint, st.Step
-	t := &trainer{r: r, be: be, tok: st.Tokenizer}
+	t := &trainer{r: r, be: be, tok: st.Tokenizer, run: st}
 	if ckpt != "" {
 		t.rm, err = Load(be, ckpt)
 	} else {
@@ -202,6 +212,7 @@ func (t *trainer) prepareOptimizer(ckpt string) error {
 	}
 	t.params = append(t.params, train.Param{Name: ScoreWeight, Data: t.rm.Score, Grad: t.rm.ScoreGrad, Decay: true})
 	t.opt, t.sched, err = setup.Optimizer(t.params, t.r, t.maxSteps)
+	t.guard = setup.Guard(t.params, t.opt, t.r)
 	return err
 }
 
@@ -215,7 +226,7 @@ type stepStats struct {
 // micro-batch holds its pairs' chosen and rejected sequences in one batch; the
 // loss is the mean over all pairs of the step, so each micro-batch's
 // gradient is weighted by its share of the pairs.
-func (t *trainer) step(step int) (map[string]float64, error) {
+func (t *trainer) step(step int) (vals map[string]float64, err error) {
 	t0 := time.Now()
 	var micro [][]Pair
 	total := 0
@@ -253,16 +264,20 @@ func (t *trainer) step(step int) (map[string]float64, error) {
 		st.rejected += res.Metrics["rewards/rejected"] * n
 		tokens += b.B * b.T
 	}
-	norm := train.ClipGradNorm(t.params, t.r.Optim.GradClip)
-	lr := t.sched.LR(step - 1)
-	if !math.IsInf(norm, 0) && !math.IsNaN(norm) {
-		t.opt.Step(lr)
-	}
 	n := float64(st.pairs)
-	return map[string]float64{"loss": st.loss / n, "accuracy": float64(st.correct) / n,
+	lr := t.sched.LR(step - 1)
+	norm, _, err := t.guard.Step(step, st.loss/n, lr)
+	if err != nil {
+		return nil, err
+	}
+	vals = map[string]float64{"loss": st.loss / n, "accuracy": float64(st.correct) / n,
 		"rewards/chosen": st.chosen / n, "rewards/rejected": st.rejected / n,
 		"rewards/margins": (st.chosen - st.rejected) / n,
-		"lr":              lr, "grad_norm": norm, "tokens_per_s": float64(tokens) / time.Since(t0).Seconds()}, nil
+		"lr":              lr, "grad_norm": norm, "tokens_per_s": float64(tokens) / time.Since(t0).Seconds()}
+	if t.guard.Skipped > 0 {
+		vals[train.MetricSkippedNonfinite] = float64(t.guard.Skipped)
+	}
+	return vals, nil
 }
 
 // pairLossBackward scores a pair batch (chosen rows first, then rejected),
@@ -338,7 +353,7 @@ func (t *trainer) loop(ctx context.Context, start int, logw io.Writer) (*Result,
 		}
 		if interrupted {
 			bar.Finish()
-			return res, fmt.Errorf("%w (step %d)", ErrInterrupted, lastSaved)
+			return res, train.InterruptedAt(ctx, ErrInterrupted, "step", lastSaved)
 		}
 	}
 	bar.Finish()

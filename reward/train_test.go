@@ -96,7 +96,7 @@ func TestRunTrainsSavesEvaluatesAndResumesExactly(t *testing.T) {
 		// Keep only checkpoint-8, as if the run had stopped after step 8.
 		require.NoError(t, os.RemoveAll(filepath.Join(out2, "checkpoint-16")))
 		require.NoError(t, os.Remove(filepath.Join(out2, "model.safetensors")))
-		resumed, err := reward.Run(context.Background(), r2, reward.Options{Resume: true})
+		resumed, err := reward.Run(context.Background(), r2, reward.Options{Lifecycle: train.Lifecycle{Resume: train.ResumeLatest}})
 		require.NoError(t, err)
 		require.Equal(t, 8, resumed.Resumed)
 		require.Equal(t, res.Model.Score, resumed.Model.Score, "score head bit for bit")

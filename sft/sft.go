@@ -26,7 +26,9 @@ var ErrInterrupted = errors.New("sft: interrupted; a checkpoint was saved, conti
 
 // Options are the run-time choices that are not part of the recipe.
 type Options struct {
-	Resume bool
+	// Lifecycle says whether to resume and whether a previous run in
+	// output_dir may be replaced.
+	train.Lifecycle
 	// Log receives the progress bar or progress lines (nil: discarded).
 	Log io.Writer
 	// EvalHook, when set, runs after each evaluation with the model being
@@ -58,6 +60,8 @@ type trainer struct {
 	opt     *train.AdamW
 	sched   train.Schedule
 	sampler *datasets.Sampler
+	guard   *train.StepGuard
+	run     *setup.Start // output_dir's lock and the run record
 	train   []datasets.Sequence
 	eval    []datasets.Sequence
 	padID   int32
@@ -69,10 +73,11 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	t, start, err := setupRun(r, opts.Resume)
+	t, start, err := setupRun(r, opts.Lifecycle, opts.Log)
 	if err != nil {
 		return nil, err
 	}
+	defer t.run.Close()
 	res, err := t.loop(ctx, start, opts)
 	if err != nil {
 		return res, err
@@ -82,13 +87,18 @@ func Run(ctx context.Context, r *recipes.Recipe, opts Options) (*Result, error) 
 }
 
 // setupRun builds the trainer, from scratch or from the newest checkpoint.
-func setupRun(r *recipes.Recipe, resume bool) (*trainer, int, error) {
-	st, err := setup.StartRun(r, resume)
+func setupRun(r *recipes.Recipe, lc train.Lifecycle, log io.Writer) (_ *trainer, _ int, err error) {
+	st, err := setup.StartRun(r, lc, log)
 	if err != nil {
 		return nil, 0, err
 	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
 	be, ckpt, start := st.Backend, st.Checkpoint, st.Step
-	t := &trainer{r: r, be: be, tok: st.Tokenizer}
+	t := &trainer{r: r, be: be, tok: st.Tokenizer, run: st}
 	t.padID = setup.PadID(t.tok)
 	if ckpt != "" {
 		t.m, err = model.Load(be, ckpt)
@@ -164,6 +174,17 @@ func (t *trainer) prepareData() error {
 	if t.eval, err = encode(evalRows); err != nil {
 		return err
 	}
+	lossTokens := 0
+	for _, seq := range t.train {
+		lossTokens += train.LossTokens(seq.Labels)
+	}
+	hint := fmt.Sprintf("raise data.max_length (%d)", r.Data.MaxLength)
+	if r.SFT.CompletionOnlyLoss {
+		hint += ", check that rows have a non-empty completion, or set sft.completion_only_loss=false"
+	}
+	if err := setup.RequireLoss(fmt.Sprintf("data.train %s (%d rows)", r.Data.Train, len(t.train)), lossTokens, hint); err != nil {
+		return err
+	}
 	t.sampler, err = datasets.NewSampler(len(t.train), r.Train.BatchSize, train.DeriveSeed(r.Train.Seed, "sampler"), true)
 	return err
 }
@@ -175,6 +196,7 @@ func (t *trainer) prepareOptimizer(ckpt string) error {
 		return err
 	}
 	t.opt, t.sched, err = setup.Optimizer(t.params, t.r, t.r.Train.MaxSteps)
+	t.guard = setup.Guard(t.params, t.opt, t.r)
 	return err
 }
 
@@ -188,7 +210,7 @@ func (t *trainer) restore(dir string) error { return setup.Restore(dir, t.state(
 
 // state is what a checkpoint holds besides the model.
 func (t *trainer) state() setup.TrainState {
-	return setup.TrainState{Optimizer: t.opt, Sampler: t.sampler, Schedule: t.sched, LoRA: t.lora, MaxSteps: t.r.Train.MaxSteps}
+	return setup.TrainState{Optimizer: t.opt, Sampler: t.sampler, Schedule: t.sched, LoRA: t.lora, MaxSteps: t.r.Train.MaxSteps, Record: t.run.Record}
 }
 
 // microBatches draws one optimizer step's micro-batches.
@@ -240,13 +262,17 @@ func (t *trainer) step(step int) (map[string]float64, error) {
 		}
 		tokens += b.B * b.T
 	}
-	norm := train.ClipGradNorm(t.params, t.r.Optim.GradClip)
 	lr := t.sched.LR(step - 1)
-	if !math.IsInf(norm, 0) && !math.IsNaN(norm) {
-		t.opt.Step(lr)
+	norm, _, err := t.guard.Step(step, acc.Loss(), lr)
+	if err != nil {
+		return nil, err
 	}
-	return map[string]float64{"loss": acc.Loss(), "lr": lr, "grad_norm": norm,
-		"tokens_per_s": float64(tokens) / time.Since(t0).Seconds()}, nil
+	vals := map[string]float64{"loss": acc.Loss(), "lr": lr, "grad_norm": norm,
+		"tokens_per_s": float64(tokens) / time.Since(t0).Seconds()}
+	if t.guard.Skipped > 0 {
+		vals[train.MetricSkippedNonfinite] = float64(t.guard.Skipped)
+	}
+	return vals, nil
 }
 
 // evaluate returns the token-mean loss over the eval split.
@@ -325,7 +351,7 @@ func (t *trainer) loop(ctx context.Context, start int, opts Options) (*Result, e
 		}
 		if interrupted {
 			bar.Finish()
-			return res, fmt.Errorf("%w (step %d)", ErrInterrupted, lastSaved)
+			return res, train.InterruptedAt(ctx, ErrInterrupted, "step", lastSaved)
 		}
 		if stopEarly {
 			break

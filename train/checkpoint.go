@@ -1,10 +1,14 @@
 package train
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -97,6 +101,9 @@ func fillCheckpoint(dir string, state *TrainerState, write func(string) error) e
 	if err != nil {
 		return fmt.Errorf("encode %s: %w", TrainerStateFile, err)
 	}
+	if err := writeManifest(dir, map[string][]byte{TrainerStateFile: data}); err != nil {
+		return err
+	}
 	if err := os.WriteFile(marker, data, 0o644); err != nil {
 		return err
 	}
@@ -176,6 +183,165 @@ func syncDir(path string) error {
 		return fmt.Errorf("sync %s: %w", path, err)
 	}
 	return nil
+}
+
+// ManifestFile lists the sha256 of every file of a checkpoint (the trainer
+// state included); it is written just before the completion marker and checked
+// before a run resumes from the checkpoint.
+const ManifestFile = "manifest.json"
+
+// ErrCorruptCheckpoint is wrapped when a checkpoint's files do not match its manifest.
+var ErrCorruptCheckpoint = errors.New("train: damaged checkpoint")
+
+// errNoManifest marks a checkpoint written before manifests existed.
+var errNoManifest = errors.New("train: checkpoint has no " + ManifestFile)
+
+// Manifest is the content of manifest.json.
+type Manifest struct {
+	Algorithm string `json:"algorithm"`
+	// Files maps each file's slash-separated path inside the checkpoint to its hex digest.
+	Files map[string]string `json:"files"`
+}
+
+// writeManifest hashes every regular file under dir, plus extra (files about
+// to be written, by name and content), and writes dir/manifest.json.
+func writeManifest(dir string, extra map[string][]byte) error {
+	man := Manifest{Algorithm: "sha256", Files: map[string]string{}}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		sum, err := fileSHA256(path)
+		if err != nil {
+			return err
+		}
+		man.Files[filepath.ToSlash(rel)] = sum
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("hash checkpoint files: %w", err)
+	}
+	for name, body := range extra {
+		sum := sha256.Sum256(body)
+		man.Files[name] = hex.EncodeToString(sum[:])
+	}
+	body, err := json.MarshalIndent(man, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ManifestFile), body, 0o644)
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// VerifyCheckpoint checks every file listed in dir's manifest against its
+// sha256; the first missing or changed file is an error naming it.
+func VerifyCheckpoint(dir string) error {
+	path := filepath.Join(dir, ManifestFile)
+	body, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s", errNoManifest, dir)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrCorruptCheckpoint, err)
+	}
+	var man Manifest
+	if err := json.Unmarshal(body, &man); err != nil || man.Algorithm != "sha256" || len(man.Files) == 0 {
+		return fmt.Errorf("%w: %s is not a valid manifest (want {\"algorithm\": \"sha256\", \"files\": {...}})", ErrCorruptCheckpoint, path)
+	}
+	for _, name := range slices.Sorted(maps.Keys(man.Files)) {
+		file := filepath.Join(dir, filepath.FromSlash(name))
+		got, err := fileSHA256(file)
+		if err != nil {
+			return fmt.Errorf("%w: %s is listed in %s but cannot be read: %w", ErrCorruptCheckpoint, file, ManifestFile, err)
+		}
+		if got != man.Files[name] {
+			return fmt.Errorf("%w: %s has sha256 %s, the manifest recorded %s (the file changed after it was saved)", ErrCorruptCheckpoint, file, got[:16]+"…", man.Files[name][:min(16, len(man.Files[name]))]+"…")
+		}
+	}
+	return nil
+}
+
+// ResumePoint is the checkpoint a resumed run starts from.
+type ResumePoint struct {
+	Checkpoint
+	// Unverified is set for a checkpoint without a manifest (written by an
+	// older posttrain): its files could not be checked.
+	Unverified bool
+}
+
+// FindResumeCheckpoint returns the newest checkpoint of outputDir after
+// checking its files against its manifest; ok is false when there is none.
+// A newest checkpoint that is damaged (a changed or missing file, an unreadable
+// trainer state) is an error naming it: an older one is never taken silently
+// instead. Directories without a marker and without a manifest are not
+// checkpoints (never completed) and are passed over, as LatestCheckpoint does.
+func FindResumeCheckpoint(outputDir string) (ResumePoint, bool, error) {
+	entries, err := os.ReadDir(outputDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ResumePoint{}, false, nil
+	}
+	if err != nil {
+		return ResumePoint{}, false, fmt.Errorf("train: list checkpoints: %w", err)
+	}
+	var cands []Checkpoint
+	for _, e := range entries {
+		m := checkpointDirRE.FindStringSubmatch(e.Name())
+		if m == nil || !e.IsDir() {
+			continue
+		}
+		step, err := strconv.Atoi(m[1])
+		if err != nil {
+			continue
+		}
+		cands = append(cands, Checkpoint{Dir: filepath.Join(outputDir, e.Name()), Step: step})
+	}
+	slices.SortFunc(cands, func(a, b Checkpoint) int { return b.Step - a.Step })
+	for i, c := range cands {
+		_, markerErr := os.Lstat(filepath.Join(c.Dir, TrainerStateFile))
+		_, manErr := os.Lstat(filepath.Join(c.Dir, ManifestFile))
+		if markerErr != nil && manErr != nil {
+			continue // never completed
+		}
+		damaged := func(err error) error {
+			hint := "start over with --overwrite"
+			if i+1 < len(cands) {
+				hint = fmt.Sprintf("delete it to resume from an older checkpoint (%s), or start over with --overwrite", filepath.Base(cands[i+1].Dir))
+			}
+			return fmt.Errorf("checkpoint %s is damaged, so it is not resumed from: %w; %s", c.Dir, err, hint)
+		}
+		st, err := LoadTrainerState(c.Dir)
+		if err != nil {
+			return ResumePoint{}, false, damaged(fmt.Errorf("%w: %w", ErrCorruptCheckpoint, err))
+		}
+		if st.GlobalStep != c.Step {
+			return ResumePoint{}, false, damaged(fmt.Errorf("%w: %s says global_step %d", ErrCorruptCheckpoint, TrainerStateFile, st.GlobalStep))
+		}
+		err = VerifyCheckpoint(c.Dir)
+		if errors.Is(err, errNoManifest) {
+			return ResumePoint{Checkpoint: c, Unverified: true}, true, nil
+		}
+		if err != nil {
+			return ResumePoint{}, false, damaged(err)
+		}
+		return ResumePoint{Checkpoint: c}, true, nil
+	}
+	return ResumePoint{}, false, nil
 }
 
 // Checkpoint is one complete checkpoint directory.
@@ -260,6 +426,9 @@ func rotateCheckpoints(outputDir string, keep, keepLast int) error {
 	}
 	return nil
 }
+
+// RemoveCheckpoint deletes a checkpoint directory safely (see removeCheckpoint).
+func RemoveCheckpoint(dir string) error { return removeCheckpoint(dir) }
 
 // removeCheckpoint renames dir to a .tmp- name before deleting it, so an interrupted delete
 // leaves a temporary directory (cleaned by CleanStaleTemps), not a damaged checkpoint.

@@ -53,7 +53,7 @@ func TestSaveCheckpointWritesFilesAndMarker(t *testing.T) {
 	dir, err := SaveCheckpoint(out, state, writeFiles(map[string]string{"config.json": "{}", "model.safetensors": "x"}), 0)
 	require.NoError(t, err)
 	assert.Equal(t, filepath.Join(out, "checkpoint-7"), dir)
-	assert.ElementsMatch(t, []string{"config.json", "model.safetensors", TrainerStateFile}, dirNames(t, dir))
+	assert.ElementsMatch(t, []string{"config.json", "model.safetensors", ManifestFile, TrainerStateFile}, dirNames(t, dir))
 	assert.Equal(t, []string{"checkpoint-7"}, dirNames(t, out), "no temporary directory is left")
 
 	got, err := LoadTrainerState(dir)
@@ -153,7 +153,7 @@ func TestSaveCheckpointReplacesSameStep(t *testing.T) {
 	saveStep(t, out, 4, 0)
 	dir, err := SaveCheckpoint(out, &TrainerState{GlobalStep: 4}, writeFiles(map[string]string{"new": "1"}), 0)
 	require.NoError(t, err)
-	assert.ElementsMatch(t, []string{"new", TrainerStateFile}, dirNames(t, dir))
+	assert.ElementsMatch(t, []string{"new", ManifestFile, TrainerStateFile}, dirNames(t, dir))
 	assert.Equal(t, []string{"checkpoint-4"}, dirNames(t, out))
 }
 

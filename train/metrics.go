@@ -25,7 +25,10 @@ const (
 	MetricGradNorm   = "grad_norm"
 	MetricTokensPerS = "tokens_per_s"
 	MetricEpoch      = "epoch"
-	EvalPrefix       = "eval_"
+	// MetricSkippedNonfinite counts the steps skipped so far for a non-finite
+	// loss or gradient norm (train.skip_nonfinite_steps).
+	MetricSkippedNonfinite = "skipped_nonfinite"
+	EvalPrefix             = "eval_"
 )
 
 // MetricsRecord is one line of the metrics log.

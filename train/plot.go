@@ -51,7 +51,14 @@ func PlotMetrics(jsonlPath, outDir string) ([]string, error) {
 	return files, nil
 }
 
-func plotSeries(path, title string, names []string, series map[string]plotter.XYs) error {
+func plotSeries(path, title string, names []string, series map[string]plotter.XYs) (err error) {
+	// gonum/plot panics on axis ranges it cannot tick; a plot is a by-product
+	// of a run, so that becomes an error rather than a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot draw the series: %v", r)
+		}
+	}()
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = "step"
@@ -79,7 +86,26 @@ func plotSeries(path, title string, names []string, series map[string]plotter.XY
 			p.Legend.Add(name, line)
 		}
 	}
+	padFlatRange(&p.Y, names, series)
 	return p.Save(8*vg.Inch, 4*vg.Inch, path)
+}
+
+// padFlatRange widens a y range too narrow for float64 ticks (a constant
+// series, or one so large that its spread is below its precision), which
+// gonum/plot cannot tick.
+func padFlatRange(ax *plot.Axis, names []string, series map[string]plotter.XYs) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, n := range names {
+		for _, pt := range series[n] {
+			lo, hi = min(lo, pt.Y), max(hi, pt.Y)
+		}
+	}
+	if lo > hi {
+		return
+	}
+	if pad := max(1, math.Abs(hi)) * 1e-6; hi-lo < pad {
+		ax.Min, ax.Max = lo-pad, hi+pad
+	}
 }
 
 // maxMarkedPoints is the most points a series may have and still get a marker on each (a

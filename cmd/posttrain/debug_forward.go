@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/posttrain/posttrain/internal/fileio"
+	"github.com/posttrain/posttrain/internal/setup"
 	"github.com/posttrain/posttrain/internal/sysmem"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/model/safetensors"
@@ -95,11 +96,18 @@ func readBatchFile(path string) (*model.Batch, error) {
 
 func debugForwardCmd() *cobra.Command {
 	var dir, batchPath, out, device string
+	var overwrite bool
 	cmd := &cobra.Command{
 		Use:   "forward --model DIR --batch FILE.json --out FILE.safetensors",
 		Short: "Write logits and (with labels) every parameter gradient; print the loss",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := setup.CheckNotInput("--out", out, setup.Input{Key: "--model", Path: dir}, setup.Input{Key: "--batch", Path: batchPath}); err != nil {
+				return err
+			}
+			if err := setup.CheckOutputFile("--out", out, overwrite); err != nil {
+				return err
+			}
 			be, err := newBackend(device)
 			if err != nil {
 				return err
@@ -160,6 +168,7 @@ func debugForwardCmd() *cobra.Command {
 	f.StringVar(&batchPath, "batch", "", "JSON with input_ids and optional labels, attention_mask, position_ids")
 	f.StringVar(&out, "out", "", "output .safetensors")
 	f.StringVar(&device, "device", "auto", "cpu, cuda or auto")
+	f.BoolVar(&overwrite, "overwrite", false, "replace an existing --out file")
 	for _, r := range []string{"model", "batch", "out"} {
 		_ = cmd.MarkFlagRequired(r)
 	}

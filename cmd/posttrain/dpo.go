@@ -7,11 +7,12 @@ import (
 
 	"github.com/posttrain/posttrain/dpo"
 	"github.com/posttrain/posttrain/recipes"
+	"github.com/posttrain/posttrain/train"
 )
 
 func init() {
-	registerStage(recipes.StageDPO, func(ctx context.Context, r *recipes.Recipe, resume bool, log io.Writer) (string, error) {
-		res, err := dpo.Run(ctx, r, dpo.Options{Resume: resume, Log: log})
+	registerStage(recipes.StageDPO, func(ctx context.Context, r *recipes.Recipe, lc train.Lifecycle, log io.Writer) (string, error) {
+		res, err := dpo.Run(ctx, r, dpo.Options{Lifecycle: lc, Log: log})
 		if err != nil {
 			return "", err
 		}

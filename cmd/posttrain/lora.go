@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/posttrain/posttrain/internal/setup"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/tokenizer"
 )
@@ -19,11 +20,18 @@ func init() {
 
 func loraMergeCmd() *cobra.Command {
 	var base, adapter, out string
+	var overwrite bool
 	cmd := &cobra.Command{
 		Use:   "merge --base DIR --adapter DIR --out DIR",
 		Short: "Fold a LoRA adapter into its base model and write a full checkpoint",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := setup.CheckNotInput("--out", out, setup.Input{Key: "--base", Path: base}, setup.Input{Key: "--adapter", Path: adapter}); err != nil {
+				return err
+			}
+			if err := setup.CheckOutputModelDir("--out", out, overwrite); err != nil {
+				return err
+			}
 			be, err := newBackend("cpu")
 			if err != nil {
 				return err
@@ -64,6 +72,7 @@ func loraMergeCmd() *cobra.Command {
 	cmd.Flags().StringVar(&base, "base", "", "base model directory")
 	cmd.Flags().StringVar(&adapter, "adapter", "", "adapter directory (adapter_config.json, adapter_model.safetensors)")
 	cmd.Flags().StringVar(&out, "out", "", "output directory for the merged model")
+	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace a model already in --out")
 	for _, f := range []string{"base", "adapter", "out"} {
 		_ = cmd.MarkFlagRequired(f)
 	}

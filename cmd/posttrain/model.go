@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/posttrain/posttrain/internal/setup"
 	"github.com/posttrain/posttrain/internal/sysmem"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/model/safetensors"
@@ -21,11 +22,18 @@ func init() {
 func modelInitCmd() *cobra.Command {
 	var configPath, out string
 	var seed uint64
+	var overwrite bool
 	cmd := &cobra.Command{
 		Use:   "init --config FILE.json --out DIR [--seed N]",
 		Short: "Create a randomly initialised model in Hugging Face layout",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := setup.CheckNotInput("--out", out, setup.Input{Key: "--config", Path: configPath}); err != nil {
+				return err
+			}
+			if err := setup.CheckOutputModelDir("--out", out, overwrite); err != nil {
+				return err
+			}
 			cfg, err := model.LoadConfig(configPath)
 			if err != nil {
 				return err
@@ -49,6 +57,7 @@ func modelInitCmd() *cobra.Command {
 	cmd.Flags().StringVar(&configPath, "config", "", "Hugging Face config.json describing the model")
 	cmd.Flags().StringVar(&out, "out", "", "output directory")
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "random seed")
+	cmd.Flags().BoolVar(&overwrite, "overwrite", false, "replace a model already in --out")
 	_ = cmd.MarkFlagRequired("config")
 	_ = cmd.MarkFlagRequired("out")
 	return cmd

@@ -107,10 +107,7 @@ func writeJSON(t *testing.T, dir, name string, v any) string {
 
 func writeText(t *testing.T, dir, name, body string) string {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-	require.NoError(t, os.WriteFile(p, []byte(body), 0o644))
-	return p
+	return writeFileAt(t, filepath.Join(dir, name), body)
 }
 
 func mkfifo(t *testing.T, dir, name string) string {

@@ -14,14 +14,15 @@ import (
 	"github.com/posttrain/posttrain/recipes"
 	"github.com/posttrain/posttrain/reward"
 	"github.com/posttrain/posttrain/tokenizer"
+	"github.com/posttrain/posttrain/train"
 )
 
 func init() {
 	cmd := &cobra.Command{Use: "reward", Short: "Evaluate reward models and score data with them"}
 	cmd.AddCommand(rewardEvalCmd(), rewardScoreCmd())
 	rootCmd.AddCommand(cmd)
-	registerStage(recipes.StageReward, func(ctx context.Context, r *recipes.Recipe, resume bool, log io.Writer) (string, error) {
-		res, err := reward.Run(ctx, r, reward.Options{Resume: resume, Log: log})
+	registerStage(recipes.StageReward, func(ctx context.Context, r *recipes.Recipe, lc train.Lifecycle, log io.Writer) (string, error) {
+		res, err := reward.Run(ctx, r, reward.Options{Lifecycle: lc, Log: log})
 		if err != nil {
 			return "", err
 		}

@@ -5,10 +5,11 @@ import "github.com/spf13/cobra"
 // rootCmd is the top of the command tree. Each command lives in its own file and
 // registers itself from an init function, so adding a command touches one file.
 var rootCmd = &cobra.Command{
-	Use:           "posttrain",
-	Short:         "Post-train LLaMA 3 family models: SFT, reward models, DPO, PPO",
-	SilenceUsage:  true,
-	SilenceErrors: false,
+	Use:          "posttrain",
+	Short:        "Post-train LLaMA 3 family models: SFT, reward models, DPO, PPO",
+	SilenceUsage: true,
+	// main prints the error once and maps it to the exit code (exit.go).
+	SilenceErrors: true,
 }
 
 // modelCmd groups commands that create or describe checkpoints.

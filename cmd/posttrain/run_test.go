@@ -102,7 +102,9 @@ func TestSIGINTSavesAndResumes(t *testing.T) {
 	// The first metrics line is written at step 10 of 40: interrupt then.
 	waitFor(t, filepath.Join(b, "metrics.jsonl"), time.Minute)
 	require.NoError(t, run.Process.Signal(syscall.SIGINT))
-	require.NoError(t, run.Wait(), "SIGINT exits cleanly")
+	var exit *exec.ExitError
+	require.ErrorAs(t, run.Wait(), &exit)
+	require.Equal(t, 130, exit.ExitCode(), "SIGINT saves a checkpoint and exits with 128+SIGINT")
 	matches, err := filepath.Glob(filepath.Join(b, "checkpoint-*", "trainer_state.json"))
 	require.NoError(t, err)
 	require.Len(t, matches, 1, "one checkpoint saved on interrupt")

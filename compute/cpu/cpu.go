@@ -90,16 +90,42 @@ func (be *Backend) parallelFor(n int, body func(lo, hi int)) {
 		w = n
 	}
 	var wg sync.WaitGroup
+	var relay panicRelay
 	chunk := (n + w - 1) / w
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer relay.catch()
 			body(lo, hi)
 		}()
 	}
 	wg.Wait()
+	relay.rethrow()
+}
+
+// panicRelay carries the first panic of a worker goroutine to the goroutine
+// that waits for the workers, so a broken invariant inside a kernel reaches
+// the caller (and the CLI's recover) instead of ending the process with a
+// goroutine dump.
+type panicRelay struct {
+	once sync.Once
+	val  any
+}
+
+// catch must be deferred directly by the worker.
+func (p *panicRelay) catch() {
+	if r := recover(); r != nil {
+		p.once.Do(func() { p.val = r })
+	}
+}
+
+// rethrow re-panics on the waiting goroutine; call it after the workers are done.
+func (p *panicRelay) rethrow() {
+	if p.val != nil {
+		panic(p.val)
+	}
 }
 
 // forEachDynamic calls body(i) for every i in [0, n) on be.workers
@@ -115,16 +141,19 @@ func (be *Backend) forEachDynamic(n int, body func(i int)) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var relay panicRelay
 	for range w {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer relay.catch()
 			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
 				body(i)
 			}
 		}()
 	}
 	wg.Wait()
+	relay.rethrow()
 }
 
 func defaultWorkers() int { return runtime.GOMAXPROCS(0) }

@@ -21,6 +21,9 @@ type TrainState struct {
 	Schedule  train.Schedule
 	LoRA      *model.LoRA // nil without adapters
 	MaxSteps  int
+	// Record is the run's recipe and data hashes (Start.Record), saved with
+	// every checkpoint so that a resume can check it continues the same run.
+	Record *Record
 }
 
 // SaveCheckpoint writes OUTPUT_DIR/checkpoint-STEP atomically: writeModel
@@ -45,6 +48,9 @@ func SaveCheckpoint(outputDir string, step, keepLast int, s TrainState, writeMod
 		RNGStates: rngs, Schedule: &sched, Epoch: float64(ss.Epoch)}
 	_, err = train.SaveCheckpoint(outputDir, state, func(dir string) error {
 		if err := writeModel(dir); err != nil {
+			return err
+		}
+		if err := s.Record.Write(dir); err != nil {
 			return err
 		}
 		return train.SaveOptimizer(filepath.Join(dir, train.OptimizerFile), s.Optimizer)

@@ -1,6 +1,8 @@
 package setup
 
 import (
+	"fmt"
+
 	"github.com/posttrain/posttrain/compute/cpu"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/recipes"
@@ -48,4 +50,20 @@ func Optimizer(params []train.Param, r *recipes.Recipe, totalSteps int) (*train.
 	}
 	sched, err := train.NewSchedule(r.Schedule.Type, r.Optim.LR, r.Schedule.WarmupSteps, totalSteps, r.Schedule.MinLRRatio)
 	return opt, sched, err
+}
+
+// Guard is the optimizer step every stage's loop calls: clipping at
+// optim.grad_clip, non-finite checks and train.skip_nonfinite_steps.
+func Guard(params []train.Param, opt *train.AdamW, r *recipes.Recipe) *train.StepGuard {
+	return &train.StepGuard{Params: params, Opt: opt, MaxNorm: r.Optim.GradClip, MaxSkips: r.Train.SkipNonfiniteSteps}
+}
+
+// RequireLoss refuses to train on a split in which no position carries a loss
+// (every completion masked or truncated away): the run would log loss 0 and
+// change nothing. what describes the split for the message.
+func RequireLoss(what string, lossTokens int, hint string) error {
+	if lossTokens > 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: no token carries a loss (every completion was masked or truncated away), so training would change nothing; %s", what, hint)
 }
