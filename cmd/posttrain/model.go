@@ -28,14 +28,16 @@ func modelInitCmd() *cobra.Command {
 		Short: "Create a randomly initialised model in Hugging Face layout",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The input first: a broken config is the error to report even
+			// when --out is also wrong.
+			cfg, err := model.LoadConfig(configPath)
+			if err != nil {
+				return err
+			}
 			if err := setup.CheckNotInput("--out", out, setup.Input{Key: "--config", Path: configPath}); err != nil {
 				return err
 			}
 			if err := setup.CheckOutputModelDir("--out", out, overwrite); err != nil {
-				return err
-			}
-			cfg, err := model.LoadConfig(configPath)
-			if err != nil {
 				return err
 			}
 			be, err := newBackend("cpu")

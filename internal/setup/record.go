@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/posttrain/posttrain/internal/fileio"
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/recipes"
 	"github.com/posttrain/posttrain/tasks"
@@ -69,6 +70,9 @@ func NewRecord(r *recipes.Recipe) (*Record, error) {
 		}
 		if st.IsDir() {
 			path = filepath.Join(path, "config.json")
+		}
+		if fileio.CheckRegular(path, 0) != nil {
+			continue // a FIFO or device would block the hash; the stage's reader refuses it by name
 		}
 		sum, err := hashFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
