@@ -14,6 +14,13 @@ type Score struct {
 // Evaluate answers each problem greedily with the model (prompted through the
 // chat template, as in training) and grades the answers.
 func Evaluate(m *model.Model, tok *tokenizer.Tokenizer, task Task, problems []Problem, maxNewTokens, batchSize int) (Score, error) {
+	return EvaluateSampled(m, tok, task, problems, maxNewTokens, batchSize, model.SamplingOptions{}, 0)
+}
+
+// EvaluateSampled is Evaluate with answers drawn with sampling (a zero
+// Temperature is greedy) from seed: the score a policy's own samples get,
+// which is what an RL stage learns from.
+func EvaluateSampled(m *model.Model, tok *tokenizer.Tokenizer, task Task, problems []Problem, maxNewTokens, batchSize int, sampling model.SamplingOptions, seed uint64) (Score, error) {
 	if batchSize <= 0 {
 		batchSize = 32
 	}
@@ -28,7 +35,8 @@ func Evaluate(m *model.Model, tok *tokenizer.Tokenizer, task Task, problems []Pr
 			}
 			prompts[i] = ids
 		}
-		outs, err := m.Generate(prompts, model.GenerateOptions{MaxNewTokens: maxNewTokens, StopTokens: tok.EOS()})
+		outs, err := m.Generate(prompts, model.GenerateOptions{SamplingOptions: sampling, Seed: seed + uint64(lo),
+			MaxNewTokens: maxNewTokens, StopTokens: tok.EOS()})
 		if err != nil {
 			return Score{}, err
 		}
