@@ -97,7 +97,7 @@ func readLine(r *bufio.Reader, max int) (line []byte, size int, err error) {
 func parseJSONLine(line []byte, where string) (fields, error) {
 	if !utf8.Valid(line) {
 		return nil, rowErrorf(where, "", "invalid UTF-8 at byte offset %d of the line; the file must be UTF-8 encoded "+
-			"(convert it, e.g. iconv -f latin1 -t utf-8)", firstInvalidUTF8(line))
+			"(convert it, e.g. iconv -f latin1 -t utf-8)", FirstInvalidUTF8(line))
 	}
 	if off, ok := loneSurrogate(line); !ok {
 		return nil, rowErrorf(where, "", "a \\u escape at byte %d is half of a UTF-16 surrogate pair, which is not a character", off)
@@ -117,8 +117,9 @@ func parseJSONLine(line []byte, where string) (fields, error) {
 	return f, nil
 }
 
-// firstInvalidUTF8 is the offset of the first byte that is not valid UTF-8.
-func firstInvalidUTF8(b []byte) int {
+// FirstInvalidUTF8 is the offset of the first byte of b that is not valid
+// UTF-8, or len(b) when all of b is.
+func FirstInvalidUTF8(b []byte) int {
 	for i := 0; i < len(b); {
 		r, n := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && n <= 1 {

@@ -292,26 +292,11 @@ type ResumePoint struct {
 // instead. Directories without a marker and without a manifest are not
 // checkpoints (never completed) and are passed over, as LatestCheckpoint does.
 func FindResumeCheckpoint(outputDir string) (ResumePoint, bool, error) {
-	entries, err := os.ReadDir(outputDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return ResumePoint{}, false, nil
-	}
+	cands, err := checkpointDirs(outputDir)
 	if err != nil {
-		return ResumePoint{}, false, fmt.Errorf("train: list checkpoints: %w", err)
+		return ResumePoint{}, false, err
 	}
-	var cands []Checkpoint
-	for _, e := range entries {
-		m := checkpointDirRE.FindStringSubmatch(e.Name())
-		if m == nil || !e.IsDir() {
-			continue
-		}
-		step, err := strconv.Atoi(m[1])
-		if err != nil {
-			continue
-		}
-		cands = append(cands, Checkpoint{Dir: filepath.Join(outputDir, e.Name()), Step: step})
-	}
-	slices.SortFunc(cands, func(a, b Checkpoint) int { return b.Step - a.Step })
+	slices.Reverse(cands) // newest first
 	for i, c := range cands {
 		_, markerErr := os.Lstat(filepath.Join(c.Dir, TrainerStateFile))
 		_, manErr := os.Lstat(filepath.Join(c.Dir, ManifestFile))
@@ -354,6 +339,22 @@ type Checkpoint struct {
 // directories and checkpoint directories without a valid marker are left out. A missing
 // outputDir has none.
 func ListCheckpoints(outputDir string) ([]Checkpoint, error) {
+	dirs, err := checkpointDirs(outputDir)
+	if err != nil {
+		return nil, err
+	}
+	cps := dirs[:0]
+	for _, c := range dirs {
+		if st, err := LoadTrainerState(c.Dir); err == nil && st.GlobalStep == c.Step {
+			cps = append(cps, c)
+		}
+	}
+	return cps, nil
+}
+
+// checkpointDirs returns the checkpoint-STEP directories of outputDir sorted
+// by step, complete or not. A missing outputDir has none.
+func checkpointDirs(outputDir string) ([]Checkpoint, error) {
 	entries, err := os.ReadDir(outputDir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -361,24 +362,18 @@ func ListCheckpoints(outputDir string) ([]Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: list checkpoints: %w", err)
 	}
-	var cps []Checkpoint
+	var dirs []Checkpoint
 	for _, e := range entries {
 		m := checkpointDirRE.FindStringSubmatch(e.Name())
 		if m == nil || !e.IsDir() {
 			continue
 		}
-		step, err := strconv.Atoi(m[1])
-		if err != nil {
-			continue
+		if step, err := strconv.Atoi(m[1]); err == nil {
+			dirs = append(dirs, Checkpoint{Dir: filepath.Join(outputDir, e.Name()), Step: step})
 		}
-		dir := filepath.Join(outputDir, e.Name())
-		if st, err := LoadTrainerState(dir); err != nil || st.GlobalStep != step {
-			continue
-		}
-		cps = append(cps, Checkpoint{Dir: dir, Step: step})
 	}
-	slices.SortFunc(cps, func(a, b Checkpoint) int { return a.Step - b.Step })
-	return cps, nil
+	slices.SortFunc(dirs, func(a, b Checkpoint) int { return a.Step - b.Step })
+	return dirs, nil
 }
 
 // LatestCheckpoint returns the complete checkpoint with the highest step; ok is false when

@@ -6,6 +6,7 @@ import (
 	"os"
 	"unicode/utf8"
 
+	"github.com/posttrain/posttrain/datasets"
 	"github.com/posttrain/posttrain/internal/fileio"
 	"github.com/posttrain/posttrain/tokenizer"
 	"github.com/spf13/cobra"
@@ -55,18 +56,6 @@ func runChatTemplate(cmd *cobra.Command, _ []string) error {
 	return err
 }
 
-// firstInvalidUTF8 is the offset of the first byte that is not valid UTF-8.
-func firstInvalidUTF8(b []byte) int {
-	for i := 0; i < len(b); {
-		r, n := utf8.DecodeRune(b[i:])
-		if r == utf8.RuneError && n <= 1 {
-			return i
-		}
-		i += n
-	}
-	return len(b)
-}
-
 // readMessages reads a JSON array of messages or an object with "messages".
 func readMessages(path string) ([]tokenizer.Message, error) {
 	if err := fileio.CheckRegular(path, maxBatchFileBytes); err != nil {
@@ -77,7 +66,7 @@ func readMessages(path string) ([]tokenizer.Message, error) {
 		return nil, err
 	}
 	if !utf8.Valid(data) { // encoding/json would turn the bad bytes into U+FFFD silently
-		return nil, fmt.Errorf("%s: invalid UTF-8 at byte %d; the file must be UTF-8 encoded", path, firstInvalidUTF8(data))
+		return nil, fmt.Errorf("%s: invalid UTF-8 at byte %d; the file must be UTF-8 encoded", path, datasets.FirstInvalidUTF8(data))
 	}
 	var messages []tokenizer.Message
 	if err := json.Unmarshal(data, &messages); err == nil {
