@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // TrainerStateFile is written last into a checkpoint directory: its presence, with a
@@ -87,7 +89,7 @@ func SaveCheckpoint(outputDir string, state *TrainerState, write func(tmpDir str
 
 // fillCheckpoint runs write, adds the marker and syncs everything in dir.
 func fillCheckpoint(dir string, state *TrainerState, write func(string) error) error {
-	if err := os.Chmod(dir, 0o755); err != nil {
+	if err := os.Chmod(dir, fileio.SharedDirMode()); err != nil { // MkdirTemp makes 0700
 		return err
 	}
 	if err := write(dir); err != nil {

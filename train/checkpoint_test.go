@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 func writeFiles(files map[string]string) func(string) error {
@@ -63,7 +65,7 @@ func TestSaveCheckpointWritesFilesAndMarker(t *testing.T) {
 	assert.Equal(t, state, got)
 	info, err := os.Stat(dir)
 	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o755), info.Mode().Perm())
+	assert.Equal(t, fileio.SharedDirMode(), info.Mode().Perm(), "0755 under the umask, as os.Mkdir would make it")
 }
 
 func TestSaveCheckpointFailureLeavesNothing(t *testing.T) {

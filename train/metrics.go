@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+
+	"github.com/posttrain/posttrain/internal/fileio"
 )
 
 // MetricsFile is the metrics log's name inside an output directory.
@@ -182,6 +184,10 @@ func truncateMetrics(path string, resumeStep int) error {
 		return fmt.Errorf("train: truncate metrics: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(fileio.SharedMode()); err != nil { // CreateTemp makes 0600; metrics.jsonl was 0644
+		tmp.Close()
+		return fmt.Errorf("train: truncate metrics: %w", err)
+	}
 	if _, err := tmp.Write(kept.Bytes()); err != nil {
 		tmp.Close()
 		return fmt.Errorf("train: truncate metrics: %w", err)

@@ -72,6 +72,13 @@ func SharedMode() fs.FileMode {
 	return 0o644 &^ umask
 }
 
+// SharedDirMode is 0755 with the process umask applied, for directories made
+// by os.MkdirTemp (0700) and then renamed into place, such as checkpoints.
+func SharedDirMode() fs.FileMode {
+	umaskOnce.Do(func() { umask = readUmask() })
+	return 0o755 &^ umask
+}
+
 // readUmask takes the Umask line of /proc/self/status (Linux 4.7+), which
 // reads the mask without changing it; elsewhere it sets and restores the
 // mask once, early, before the program writes files.

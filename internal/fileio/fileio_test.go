@@ -49,3 +49,11 @@ func TestSharedModeAppliesUmask(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, fi.Mode().Perm(), SharedMode())
 }
+
+func TestSharedDirModeAppliesUmask(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "probe")
+	require.NoError(t, os.Mkdir(p, 0o755))
+	fi, err := os.Stat(p)
+	require.NoError(t, err)
+	assert.Equal(t, fi.Mode().Perm(), SharedDirMode())
+}
