@@ -26,17 +26,27 @@ import (
 var seeds = flag.String("demo.seeds", "42", "comma-separated seeds; the demo runs once per seed")
 
 // Margins each stage must clear on held-out prompts, on any seed and GEMM
-// path. They are set well inside what was measured across seeds and BLAS
-// paths (see the demo package's comment for the table), so a pass means the
-// stage taught the model something, not that the run was lucky.
+// path. A later stage's gain is measured as the share of the SFT model's
+// remaining errors it fixes (after−before)/(1−before): SFT stops where the
+// model's own samples are right half the time, which is 54% to 90% greedy
+// accuracy depending on the seed, so an absolute gain would ask more of a
+// stage the closer the start is to perfect. The margins sit well inside what
+// was measured across seeds and GEMM paths (the closing notes list them).
 const (
-	sftMinAccuracy      = 0.2  // from 0: the untrained model never answers right
-	rewardMinAccuracy   = 0.8  // held-out pairs ranked right (ties count as wrong)
-	dpoMinGain          = 0.15 // accuracy gained over the SFT model
-	rlMinAccuracyGain   = 0.05 // PPO and GRPO: accuracy gained over the SFT model
-	rlMinRewardGain     = 0.03 // PPO and GRPO: mean task reward gained
-	untrainedAccuracyAt = 0.05
+	untrainedMaxAccuracy = 0.05 // the untrained model never answers right
+	sftMinAccuracy       = 0.3
+	rewardMinAccuracy    = 0.8 // held-out pairs ranked right (ties count as wrong)
+	dpoMinErrorsFixed    = 0.3
+	rlMinErrorsFixed     = 0.1 // PPO and GRPO, accuracy and mean task reward
 )
+
+// errorsFixed is the share of the remaining errors (1−before) a stage fixed.
+func errorsFixed(before, after float64) float64 {
+	if before >= 1 {
+		return 0
+	}
+	return (after - before) / (1 - before)
+}
 
 // TestDemoEveryStageImprovesTheTask runs the whole built-in demo once per seed
 // and checks the acceptance of each stage on held-out prompts: SFT learns the
@@ -58,13 +68,13 @@ func TestDemoEveryStageImprovesTheTask(t *testing.T) {
 				s.PPO.AccuracyBefore, s.PPO.AccuracyAfter, s.PPO.RewardBefore, s.PPO.RewardAfter,
 				s.GRPO.AccuracyBefore, s.GRPO.AccuracyAfter, s.GRPO.RewardBefore, s.GRPO.RewardAfter)
 
-			require.Less(t, s.SFT.AccuracyBefore, untrainedAccuracyAt, "an untrained model cannot do the task")
+			require.Less(t, s.SFT.AccuracyBefore, untrainedMaxAccuracy, "an untrained model cannot do the task")
 			require.GreaterOrEqual(t, s.SFT.AccuracyAfter, sftMinAccuracy, "SFT")
 			require.GreaterOrEqual(t, s.Reward.Accuracy, rewardMinAccuracy, "reward model")
-			require.GreaterOrEqual(t, s.DPO.AccuracyAfter-s.DPO.AccuracyBefore, dpoMinGain, "DPO accuracy gain")
+			require.GreaterOrEqual(t, errorsFixed(s.DPO.AccuracyBefore, s.DPO.AccuracyAfter), dpoMinErrorsFixed, "DPO: share of errors fixed")
 			for name, rl := range map[string]demo.RLScore{"PPO": s.PPO, "GRPO": s.GRPO} {
-				require.GreaterOrEqual(t, rl.AccuracyAfter-rl.AccuracyBefore, rlMinAccuracyGain, name+" accuracy gain")
-				require.GreaterOrEqual(t, rl.RewardAfter-rl.RewardBefore, rlMinRewardGain, name+" reward gain")
+				require.GreaterOrEqual(t, errorsFixed(rl.AccuracyBefore, rl.AccuracyAfter), rlMinErrorsFixed, name+": share of wrong answers fixed")
+				require.GreaterOrEqual(t, errorsFixed(rl.RewardBefore, rl.RewardAfter), rlMinErrorsFixed, name+": share of the reward left to gain")
 			}
 			for _, dir := range []string{"sft", "reward", "dpo", "ppo", "grpo"} {
 				require.FileExists(t, filepath.Join(out, dir, "model.safetensors"))
