@@ -63,13 +63,25 @@ type RewardScore struct {
 	Accuracy float64 `json:"accuracy"`
 }
 
-// RLScore is the before/after of an RL stage: mean task reward and accuracy.
+// RLScore is the before/after of an RL stage: mean task reward and accuracy
+// of greedy answers, and of answers sampled at the stage's temperature (the
+// policy the stage optimises: its own samples' reward).
 type RLScore struct {
 	RewardBefore   float64 `json:"reward_before"`
 	RewardAfter    float64 `json:"reward_after"`
 	AccuracyBefore float64 `json:"accuracy_before"`
 	AccuracyAfter  float64 `json:"accuracy_after"`
+
+	Temperature           float64 `json:"temperature"`
+	SampledRewardBefore   float64 `json:"sampled_reward_before"`
+	SampledRewardAfter    float64 `json:"sampled_reward_after"`
+	SampledAccuracyBefore float64 `json:"sampled_accuracy_before"`
+	SampledAccuracyAfter  float64 `json:"sampled_accuracy_after"`
 }
+
+// rlEvalSeed seeds the sampled scores of the RL stages; before and after draw
+// with the same seed, so the comparison does not add sampling noise twice.
+const rlEvalSeed = 0x5eed
 
 // evalProblems is how many held-out prompts each score uses.
 const evalProblems = 200
@@ -186,6 +198,7 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	summary.DPO = StageScore{AccuracyBefore: d.Before.Accuracy, AccuracyAfter: d.After.Accuracy}
 	fmt.Fprintf(opts.Log, "dpo: accuracy %.3f -> %.3f\n", d.Before.Accuracy, d.After.Accuracy)
 
+	sftModel, sftTok := res.Model, res.Tokenizer
 	for _, stage := range []struct {
 		name, recipe string
 		run          func(context.Context, *recipes.Recipe, ppo.Options) (*ppo.Result, error)
@@ -193,6 +206,14 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 	}{{"PPO", "demo-ppo", ppo.Run, &summary.PPO}, {"GRPO", "demo-grpo", ppo.RunGRPO, &summary.GRPO}} {
 		fmt.Fprintf(opts.Log, "== stage %s from the SFT model, rewarded by the task's checkable answer ==\n", stage.name)
 		pr, err := recipes.Load(stage.recipe, stageOverrides(stage.recipe[len("demo-"):]))
+		if err != nil {
+			return "", err
+		}
+		sampling := model.SamplingOptions{Temperature: pr.PPO.Temperature}
+		if pr.Stage == recipes.StageGRPO {
+			sampling.Temperature = pr.GRPO.Temperature
+		}
+		sampledBefore, err := tasks.EvaluateSampled(sftModel, sftTok, task, problems, 16, 50, sampling, rlEvalSeed)
 		if err != nil {
 			return "", err
 		}
@@ -204,10 +225,17 @@ func Run(ctx context.Context, overrides []string, opts Options) (string, error) 
 		if err != nil {
 			return "", err
 		}
+		sampledAfter, err := tasks.EvaluateSampled(res.Model, res.Tokenizer, task, problems, 16, 50, sampling, rlEvalSeed)
+		if err != nil {
+			return "", err
+		}
 		*stage.score = RLScore{RewardBefore: after.MeanReward, RewardAfter: afterRL.MeanReward,
-			AccuracyBefore: after.Accuracy, AccuracyAfter: afterRL.Accuracy}
-		fmt.Fprintf(opts.Log, "%s: reward %.3f -> %.3f, accuracy %.3f -> %.3f\n", stage.name,
-			after.MeanReward, afterRL.MeanReward, after.Accuracy, afterRL.Accuracy)
+			AccuracyBefore: after.Accuracy, AccuracyAfter: afterRL.Accuracy, Temperature: sampling.Temperature,
+			SampledRewardBefore: sampledBefore.MeanReward, SampledRewardAfter: sampledAfter.MeanReward,
+			SampledAccuracyBefore: sampledBefore.Accuracy, SampledAccuracyAfter: sampledAfter.Accuracy}
+		fmt.Fprintf(opts.Log, "%s: greedy reward %.3f -> %.3f, accuracy %.3f -> %.3f; sampled at temperature %g: reward %.3f -> %.3f, accuracy %.3f -> %.3f\n",
+			stage.name, after.MeanReward, afterRL.MeanReward, after.Accuracy, afterRL.Accuracy, sampling.Temperature,
+			sampledBefore.MeanReward, sampledAfter.MeanReward, sampledBefore.Accuracy, sampledAfter.Accuracy)
 	}
 
 	body, err := json.MarshalIndent(summary, "", "  ")
