@@ -217,7 +217,7 @@ func writeManifest(dir string, extra map[string][]byte) error {
 		if err != nil {
 			return err
 		}
-		sum, err := fileSHA256(path)
+		sum, err := FileSHA256(path)
 		if err != nil {
 			return err
 		}
@@ -238,7 +238,9 @@ func writeManifest(dir string, extra map[string][]byte) error {
 	return os.WriteFile(filepath.Join(dir, ManifestFile), body, 0o644)
 }
 
-func fileSHA256(path string) (string, error) {
+// FileSHA256 is the hex sha256 of a file's contents (checkpoint manifests,
+// and the run record's input hashes).
+func FileSHA256(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -268,7 +270,7 @@ func VerifyCheckpoint(dir string) error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(man.Files)) {
 		file := filepath.Join(dir, filepath.FromSlash(name))
-		got, err := fileSHA256(file)
+		got, err := FileSHA256(file)
 		if err != nil {
 			return fmt.Errorf("%w: %s is listed in %s but cannot be read: %w", ErrCorruptCheckpoint, file, ManifestFile, err)
 		}

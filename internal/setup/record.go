@@ -1,8 +1,6 @@
 package setup
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +18,7 @@ import (
 	"github.com/posttrain/posttrain/model"
 	"github.com/posttrain/posttrain/recipes"
 	"github.com/posttrain/posttrain/tasks"
+	"github.com/posttrain/posttrain/train"
 )
 
 // Files every checkpoint carries besides the model and the trainer state.
@@ -74,29 +73,17 @@ func NewRecord(r *recipes.Recipe) (*Record, error) {
 		if fileio.CheckRegular(path, 0) != nil {
 			continue // a FIFO or device would block the hash; the stage's reader refuses it by name
 		}
-		sum, err := hashFile(path)
+		sum, err := train.FileSHA256(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", in.Key, err)
 		}
+		sum = "sha256:" + sum
 		rec.Files[in.Key] = FileDigest{Path: path, SHA256: sum}
 	}
 	return rec, nil
-}
-
-func hashFile(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Write saves the record into a checkpoint directory. A nil record writes nothing.
